@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+
+#include "core/batch.h"
+#include "core/infer.h"
+#include "core/redact.h"
+#include "core/types.h"
+
+namespace ferry {
+namespace {
+
+TEST(Types, WidenIntDoubleText) {
+  EXPECT_EQ(widen(Type::kInt, Type::kDouble), Type::kDouble);
+  EXPECT_EQ(widen(Type::kDouble, Type::kText), Type::kText);
+  EXPECT_EQ(widen(Type::kNull, Type::kInt), Type::kInt);
+  EXPECT_EQ(widen(Type::kDate, Type::kTimestamp), Type::kTimestamp);
+  EXPECT_EQ(widen(Type::kBool, Type::kInt), Type::kText);
+  EXPECT_TRUE(fits(Type::kInt, Type::kDouble));
+  EXPECT_FALSE(fits(Type::kText, Type::kInt));
+}
+
+TEST(Types, ParseTypeNames) {
+  EXPECT_EQ(parse_type_name("VARCHAR(20)"), Type::kText);
+  EXPECT_EQ(parse_type_name("long"), Type::kInt);
+  EXPECT_EQ(parse_type_name("numeric(10,2)"), Type::kDecimal);
+  EXPECT_EQ(parse_type_name("datetime"), Type::kTimestamp);
+  EXPECT_EQ(parse_type_name("object"), Type::kJson);
+  EXPECT_FALSE(parse_type_name("blob").has_value());
+}
+
+TEST(Infer, Numbers) {
+  Column c("x");
+  append_inferred(c, "42");
+  append_inferred(c, "-7");
+  EXPECT_EQ(c.type(), Type::kInt);
+  EXPECT_EQ(c[0].i, 42);
+  append_inferred(c, "1.5");
+  EXPECT_EQ(c.type(), Type::kDouble);
+  append_inferred(c, "007");
+  EXPECT_EQ(c[3].type, Type::kText);
+  EXPECT_EQ(c.type(), Type::kText);
+  EXPECT_EQ(c.text(3), "007");
+}
+
+TEST(Infer, RejectsNonNumbersThatLookNumeric) {
+  for (const char* s : {"nan", "inf", ".5", "1.", "+1", "1e", "--1", "0x10"}) {
+    Column c("x");
+    append_inferred(c, s);
+    EXPECT_EQ(c[0].type, Type::kText) << s;
+  }
+}
+
+TEST(Infer, Timestamps) {
+  int64_t us;
+  ASSERT_TRUE(parse_timestamp("2024-01-02T03:04:05Z", &us));
+  EXPECT_EQ(format_timestamp(us), "2024-01-02T03:04:05Z");
+  ASSERT_TRUE(parse_timestamp("2024-01-02 05:04:05.25+02:00", &us));
+  EXPECT_EQ(format_timestamp(us), "2024-01-02T03:04:05.250000Z");
+  ASSERT_TRUE(parse_timestamp("2024-01-01T23:30:00-0100", &us));
+  EXPECT_EQ(format_timestamp(us), "2024-01-02T00:30:00Z");
+  EXPECT_FALSE(parse_timestamp("2024-02-30T00:00:00Z", &us));
+  EXPECT_FALSE(parse_timestamp("2024-01-02T03:04:05Q", &us));
+  int64_t days;
+  ASSERT_TRUE(parse_date("1969-12-31", &days));
+  EXPECT_EQ(days, -1);
+  EXPECT_EQ(format_date(days), "1969-12-31");
+  ASSERT_TRUE(parse_timestamp("1969-12-31T23:59:59.5Z", &us));
+  EXPECT_EQ(format_timestamp(us), "1969-12-31T23:59:59.500000Z");
+}
+
+TEST(Batch, RowsPadMissingColumnsWithNull) {
+  Batch b("t");
+  append_inferred(b.column(b.column_index("a")), "1");
+  b.end_row();
+  append_inferred(b.column(b.column_index("b")), "x");
+  b.end_row();
+  ASSERT_EQ(b.num_rows(), 2u);
+  EXPECT_TRUE(b.column(0)[1].is_null());
+  EXPECT_TRUE(b.column(1)[0].is_null());
+  EXPECT_EQ(b.column(1).text(1), "x");
+  b.clear();
+  EXPECT_EQ(b.num_rows(), 0u);
+  EXPECT_EQ(b.num_columns(), 2u);
+}
+
+TEST(Redact, ReplacesRegisteredSecrets) {
+  register_secret("s3cr3t-value");
+  EXPECT_EQ(redact("token=s3cr3t-value; again s3cr3t-value"), "token=***; again ***");
+  register_secret("abc");  // too short to register
+  EXPECT_EQ(redact("abc"), "abc");
+}
+
+}  // namespace
+}  // namespace ferry

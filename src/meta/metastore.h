@@ -1,0 +1,136 @@
+// Metastore: ferry's own tables, separate from the warehouse.
+//
+//   ferry_jobs             the config table: one row per job (template + params, or an
+//                          inline spec), enabled flag, watermark (a copy of the warehouse's
+//                          committed state, for display), priority, origin (apply | cli | api)
+//   ferry_runs             the job execution table: one row per run attempt
+//   ferry_audit            every crucial event, one row each
+//   ferry_control          what happens after a batch (e-mail, webhook)
+//   ferry_config_versions  each `ferry apply` of the project files, for rollback
+//   ferry_schema           the metastore's own schema version (migrations)
+//
+// One schema, two backends: SQLite (embedded default, .ferry/meta.db) now, PostgreSQL for
+// several workers later. Every method is safe to call from any thread (the SQLite backend
+// serialises on one connection per instance with a busy timeout, so several processes
+// may share one file). Failures are returned, never thrown. Text given to audit() is
+// redacted (core/redact.h) before it is stored.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace ferry {
+
+struct JobRow {
+  std::string id;
+  std::string template_name;   // "" for an inline job
+  nlohmann::json params = nlohmann::json::object();  // template parameters
+  nlohmann::json spec = nlohmann::json::object();    // inline job definition (or overrides)
+  bool enabled = true;
+  std::string watermark;       // last committed watermark, "" when none
+  int priority = 0;            // higher runs first within a batch
+  std::string origin = "apply";  // apply | cli | api: apply replaces only its own rows
+  std::string updated_at;      // ISO 8601, set by the metastore
+};
+
+enum class RunState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kSkipped };
+const char* run_state_name(RunState s);
+std::optional<RunState> parse_run_state(const std::string& s);
+
+struct RunRow {
+  int64_t id = 0;
+  std::string job_id;
+  std::string batch_id;        // runs started together share a batch id
+  RunState state = RunState::kQueued;
+  int attempt = 1;
+  std::string load_id;
+  std::string queued_at, started_at, finished_at;  // ISO 8601 UTC, "" when not yet
+  int64_t rows_read = 0, rows_loaded = 0, rows_rejected = 0;
+  std::string error;
+  std::string worker;          // host:pid that ran it
+};
+
+struct AuditEvent {
+  int64_t id = 0;
+  std::string time;            // set by the metastore when empty
+  int64_t run_id = 0;          // 0 when not about a run
+  std::string job_id;
+  std::string level = "info";  // info | warn | error
+  std::string event;           // run_started, rows_loaded, schema_changed, rejects, run_finished,
+                               // config_applied, job_added, ...
+  std::string message;
+  nlohmann::json details = nlohmann::json::object();
+};
+
+struct ConfigVersion {
+  int64_t version = 0;
+  std::string applied_at;
+  std::string hash;            // of the applied project content
+  std::string note;            // "apply", "rollback to 3"
+  nlohmann::json project;      // the whole project: connections, templates, jobs, transforms, control
+};
+
+struct AuditFilter {
+  std::string job_id;          // "" = all
+  int64_t run_id = 0;          // 0 = all
+  int limit = 100;
+};
+
+struct RunFilter {
+  std::string job_id;
+  std::string batch_id;
+  int limit = 50;
+};
+
+class Metastore {
+ public:
+  virtual ~Metastore() = default;
+
+  // Config table.
+  virtual Result<std::vector<JobRow>> list_jobs() = 0;
+  virtual Result<std::optional<JobRow>> get_job(const std::string& id) = 0;
+  // Inserts or replaces the row with this id.
+  virtual Status put_job(const JobRow& job) = 0;
+  virtual Status delete_job(const std::string& id) = 0;
+  virtual Status set_enabled(const std::string& id, bool enabled) = 0;
+  virtual Status set_watermark(const std::string& id, const std::string& watermark) = 0;
+
+  // Config versions. apply_version stores `project` as a new version and, in the same
+  // transaction, replaces every job with origin "apply" by `jobs` (rows added by hand,
+  // origin cli/api, survive) and the control table by project["control"].
+  virtual Result<int64_t> apply_version(const nlohmann::json& project,
+                                        const std::vector<JobRow>& jobs,
+                                        const std::string& note) = 0;
+  virtual Result<std::optional<ConfigVersion>> current_version() = 0;
+  virtual Result<std::optional<ConfigVersion>> get_version(int64_t version) = 0;
+  virtual Result<std::vector<ConfigVersion>> list_versions() = 0;  // newest first, no project
+
+  // Job execution table.
+  virtual Result<int64_t> create_run(const std::string& job_id, const std::string& batch_id,
+                                     int attempt) = 0;
+  virtual Status start_run(int64_t run_id, const std::string& load_id) = 0;
+  virtual Status finish_run(const RunRow& run) = 0;  // state, counts, error, finished_at
+  virtual Result<std::optional<RunRow>> get_run(int64_t run_id) = 0;
+  virtual Result<std::vector<RunRow>> list_runs(const RunFilter& filter) = 0;  // newest first
+
+  // Audit table.
+  virtual Status audit(AuditEvent event) = 0;
+  virtual Result<std::vector<AuditEvent>> list_audit(const AuditFilter& filter) = 0;  // newest first
+
+  // Control table: the rules currently in force (JSON objects as in CONFIG.md `control:`).
+  virtual Result<nlohmann::json> control_rules() = 0;
+};
+
+// Opens (creating and migrating as needed) the metastore at `url`:
+// "sqlite:PATH" (relative to project_dir) or a bare path.
+Result<std::unique_ptr<Metastore>> open_metastore(const std::string& url,
+                                                  const std::string& project_dir);
+
+}  // namespace ferry

@@ -1,0 +1,89 @@
+// Source: where a job's data comes from.
+//
+// A source kind (file, rest, s3, postgres) is a descriptor (PluginDecl + factory) registered
+// in pipeline/registry.cpp, plus a Source instance with a fixed lifecycle:
+//
+//   auto src = descriptor.create();      // one instance per run, on the run's thread
+//   src->open(ctx);                      // resolved options + last committed state
+//   src->read(sink);                     // pushes data, rejects and the new state
+//
+// A source reports its new state (watermark, processed files or keys) only through
+// SourceSink::set_state, so the state commits in the same transaction as the rows.
+// Sources never sleep or retry in loops of their own: a transient failure is returned as
+// Code::kRetry and the executor decides. Thread-safety: an instance is used by one thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/batch.h"
+#include "core/plugin.h"
+#include "core/reject.h"
+#include "core/status.h"
+
+namespace ferry {
+
+struct SourceContext {
+  std::string job_id;
+  std::string project_dir;     // relative paths in options are relative to this
+  nlohmann::json connection;   // the connection's options, templates and ${ENV} resolved
+  nlohmann::json options;      // the job's `source:` options, resolved
+  nlohmann::json state;        // last committed state of the job ({} on the first run)
+  std::string watermark;       // last committed watermark ("" when none)
+};
+
+// How a chunk of JSON bytes holds its records.
+enum class JsonLayout {
+  kLines,    // JSON Lines: one document per line
+  kDocument  // one document: an array of records, an object, or records under a pointer
+};
+
+// Implemented by the pipeline. Calls are made on the source's thread.
+class SourceSink {
+ public:
+  virtual ~SourceSink() = default;
+  // Tabular rows for the job's root table. Columns with type kText are inferred by the
+  // pipeline unless declared; the sink may keep or clear the batch (the caller reuses it).
+  virtual Status rows(Batch& batch) = 0;
+  // A chunk of JSON for the normaliser. `records_pointer` ("" = the document itself, or each
+  // line for kLines) names the array of records. origin.line is the first line of the chunk.
+  virtual Status json(std::string_view bytes, JsonLayout layout, std::string_view records_pointer,
+                      const Origin& origin) = 0;
+  // A record that cannot be loaded. Returns Code::kRejected when the job's max_rejects is
+  // exceeded; the source must then stop and return that status.
+  virtual Status reject(Reject reject) = 0;
+  // Sets a key of the job's state object (e.g. "files", "watermark"); committed with rows.
+  virtual void set_state(const std::string& key, nlohmann::json value) = 0;
+  // True when the run has been cancelled; sources check it between chunks.
+  virtual bool cancelled() const = 0;
+};
+
+struct StreamInfo {
+  std::string name;   // e.g. the file name or the API path
+  std::vector<Field> fields;  // empty when unknown before reading
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  Source() = default;
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  virtual Status open(const SourceContext& ctx) = 0;
+  // What the source would read, without reading it (for `ferry plan`).
+  virtual Result<std::vector<StreamInfo>> discover() = 0;
+  virtual Status read(SourceSink& sink) = 0;
+};
+
+struct SourceDescriptor {
+  PluginDecl decl;
+  std::function<std::unique_ptr<Source>()> create;
+};
+
+}  // namespace ferry
