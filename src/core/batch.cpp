@@ -43,7 +43,8 @@ size_t Batch::column_index(std::string_view name) {
   size_t idx = columns_.size();
   Column& col = columns_.emplace_back(std::string(name));
   col.reserve(rows_ + 1, 0);
-  for (size_t r = 0; r < rows_; ++r) col.append_null();
+  for (size_t r = 0; r < rows_; ++r)
+    col.append_null();
   index_.emplace(std::string(name), idx);
   return idx;
 }
@@ -51,17 +52,20 @@ size_t Batch::column_index(std::string_view name) {
 void Batch::end_row() {
   ++rows_;
   for (Column& c : columns_)
-    while (c.size() < rows_) c.append_null();
+    while (c.size() < rows_)
+      c.append_null();
 }
 
 size_t Batch::approx_bytes() const {
   size_t n = 0;
-  for (const Column& c : columns_) n += c.size() * sizeof(Cell) + c.text_bytes();
+  for (const Column& c : columns_)
+    n += c.size() * sizeof(Cell) + c.text_bytes();
   return n;
 }
 
 void Batch::clear() {
-  for (Column& c : columns_) c.clear();
+  for (Column& c : columns_)
+    c.clear();
   rows_ = 0;
   row_lines_.clear();
 }
@@ -69,7 +73,8 @@ void Batch::clear() {
 TableSchema Batch::schema() const {
   TableSchema s;
   s.name = table_;
-  for (const Column& c : columns_) s.fields.push_back(Field{c.name(), c.type(), true});
+  for (const Column& c : columns_)
+    s.fields.push_back(Field{c.name(), c.type(), true});
   return s;
 }
 

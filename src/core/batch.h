@@ -31,7 +31,7 @@ struct Cell {
   };
   uint32_t off;  // original text: arena[off, off + len)
   uint32_t len;
-  Type type;     // kNull for a null cell
+  Type type;  // kNull for a null cell
 
   Cell() : i(0), off(0), len(0), type(Type::kNull) {}
   bool is_null() const { return type == Type::kNull; }
@@ -50,7 +50,9 @@ class Column {
   const std::vector<Cell>& cells() const { return cells_; }
 
   // The original text of a cell (empty for null).
-  std::string_view text(const Cell& c) const { return std::string_view(arena_).substr(c.off, c.len); }
+  std::string_view text(const Cell& c) const {
+    return std::string_view(arena_).substr(c.off, c.len);
+  }
   std::string_view text(size_t row) const { return text(cells_[row]); }
 
   void append_null() { cells_.emplace_back(); }
@@ -84,9 +86,9 @@ class Column {
 // Where a row came from, for rejects and error messages: a file and line, a URL and
 // record index, a table and row number.
 struct Origin {
-  std::string source;    // file path, URL or table; never contains secrets
-  int64_t line = 0;      // 1-based line (CSV, JSONL) or record index; 0 if unknown
-  int64_t offset = -1;   // byte offset in the source, -1 if unknown
+  std::string source;   // file path, URL or table; never contains secrets
+  int64_t line = 0;     // 1-based line (CSV, JSONL) or record index; 0 if unknown
+  int64_t offset = -1;  // byte offset in the source, -1 if unknown
 };
 
 class Batch {

@@ -91,3 +91,23 @@ TEST(Redact, ReplacesRegisteredSecrets) {
 
 }  // namespace
 }  // namespace ferry
+
+#include "core/names.h"
+
+namespace ferry {
+namespace {
+
+TEST(Names, Sanitize) {
+  EXPECT_EQ(sanitize_name("\"; drop table x; --"), "drop_table_x");
+  EXPECT_EQ(sanitize_name("Order ID"), "order_id");
+  EXPECT_EQ(sanitize_name("_id"), "_id");
+  EXPECT_EQ(sanitize_name("9lives"), "_9lives");
+  EXPECT_EQ(sanitize_name("***"), "_col");
+  EXPECT_EQ(sanitize_name("größe"), "größe");
+  EXPECT_EQ(sanitize_name(std::string(100, 'a')).size(), 63u);
+  EXPECT_EQ(quote_ident("a\"b"), "\"a\"\"b\"");
+  EXPECT_EQ(quote_literal("it's"), "'it''s'");
+}
+
+}  // namespace
+}  // namespace ferry

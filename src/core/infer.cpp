@@ -18,7 +18,9 @@ bool digits(std::string_view s, size_t pos, size_t n, int* out) {
   return true;
 }
 
-bool is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool is_leap(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 int days_in_month(int64_t y, int m) {
   static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -81,7 +83,9 @@ bool parse_double(std::string_view s, double* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-bool parse_date(std::string_view s, int64_t* days) { return s.size() == 10 && parse_ymd(s, days); }
+bool parse_date(std::string_view s, int64_t* days) {
+  return s.size() == 10 && parse_ymd(s, days);
+}
 
 bool parse_timestamp(std::string_view s, int64_t* micros) {
   int64_t days;

@@ -4,14 +4,22 @@ namespace ferry {
 
 const char* code_name(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kInvalid: return "invalid";
-    case Code::kNotFound: return "not found";
-    case Code::kIo: return "io error";
-    case Code::kRetry: return "retryable";
-    case Code::kRejected: return "rejected";
-    case Code::kCancelled: return "cancelled";
-    case Code::kInternal: return "internal error";
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalid:
+      return "invalid";
+    case Code::kNotFound:
+      return "not found";
+    case Code::kIo:
+      return "io error";
+    case Code::kRetry:
+      return "retryable";
+    case Code::kRejected:
+      return "rejected";
+    case Code::kCancelled:
+      return "cancelled";
+    case Code::kInternal:
+      return "internal error";
   }
   return "unknown";
 }

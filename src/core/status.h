@@ -20,13 +20,13 @@ namespace ferry {
 
 enum class Code {
   kOk = 0,
-  kInvalid,      // bad input or configuration (user-facing, exit code 2 at the CLI)
-  kNotFound,     // a file, table, job or key that does not exist
-  kIo,           // the operating system or a database failed
-  kRetry,        // transient: the executor may retry (429, 5xx, reset connection)
-  kRejected,     // too many rejected rows
-  kCancelled,    // the run was cancelled
-  kInternal,     // a bug
+  kInvalid,    // bad input or configuration (user-facing, exit code 2 at the CLI)
+  kNotFound,   // a file, table, job or key that does not exist
+  kIo,         // the operating system or a database failed
+  kRetry,      // transient: the executor may retry (429, 5xx, reset connection)
+  kRejected,   // too many rejected rows
+  kCancelled,  // the run was cancelled
+  kInternal,   // a bug
 };
 
 const char* code_name(Code code);
@@ -76,7 +76,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -99,7 +99,8 @@ class [[nodiscard]] Result {
 // Thrown to abort one job; caught at the job boundary (pipeline/run).
 class Error : public std::runtime_error {
  public:
-  explicit Error(Status status) : std::runtime_error(status.message()), status_(std::move(status)) {}
+  explicit Error(Status status)
+      : std::runtime_error(status.message()), status_(std::move(status)) {}
   const Status& status() const { return status_; }
 
  private:
@@ -117,10 +118,10 @@ inline void check(Status status) {
 #define FERRY_CONCAT(a, b) FERRY_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function when it is not ok.
-#define FERRY_TRY(expr)                        \
-  do {                                         \
-    ::ferry::Status _st = (expr);              \
-    if (!_st.is_ok()) return _st;              \
+#define FERRY_TRY(expr)           \
+  do {                            \
+    ::ferry::Status _st = (expr); \
+    if (!_st.is_ok()) return _st; \
   } while (0)
 
 // FERRY_ASSIGN(auto x, result_expr): unwraps a Result or returns its status.

@@ -7,15 +7,24 @@ namespace ferry {
 
 const char* type_name(Type type) {
   switch (type) {
-    case Type::kNull: return "null";
-    case Type::kBool: return "bool";
-    case Type::kInt: return "int";
-    case Type::kDouble: return "double";
-    case Type::kDecimal: return "decimal";
-    case Type::kText: return "text";
-    case Type::kDate: return "date";
-    case Type::kTimestamp: return "timestamp";
-    case Type::kJson: return "json";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return "bool";
+    case Type::kInt:
+      return "int";
+    case Type::kDouble:
+      return "double";
+    case Type::kDecimal:
+      return "decimal";
+    case Type::kText:
+      return "text";
+    case Type::kDate:
+      return "date";
+    case Type::kTimestamp:
+      return "timestamp";
+    case Type::kJson:
+      return "json";
   }
   return "?";
 }
@@ -28,23 +37,40 @@ std::optional<Type> parse_type_name(std::string_view name) {
       n.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   static const std::pair<const char*, Type> kNames[] = {
-      {"string", Type::kText},        {"text", Type::kText},
-      {"varchar", Type::kText},       {"char", Type::kText},
-      {"charactervarying", Type::kText}, {"uuid", Type::kText},
-      {"integer", Type::kInt},        {"int", Type::kInt},
-      {"long", Type::kInt},           {"bigint", Type::kInt},
-      {"smallint", Type::kInt},       {"int64", Type::kInt},
-      {"int32", Type::kInt},          {"int8", Type::kInt},
-      {"int4", Type::kInt},           {"number", Type::kDouble},
-      {"float", Type::kDouble},       {"double", Type::kDouble},
-      {"real", Type::kDouble},        {"float8", Type::kDouble},
-      {"doubleprecision", Type::kDouble}, {"decimal", Type::kDecimal},
-      {"numeric", Type::kDecimal},    {"boolean", Type::kBool},
-      {"bool", Type::kBool},          {"date", Type::kDate},
-      {"datetime", Type::kTimestamp}, {"timestamp", Type::kTimestamp},
-      {"timestamptz", Type::kTimestamp}, {"timestampwithtimezone", Type::kTimestamp},
-      {"json", Type::kJson},          {"jsonb", Type::kJson},
-      {"object", Type::kJson},        {"array", Type::kJson},
+      {"string", Type::kText},
+      {"text", Type::kText},
+      {"varchar", Type::kText},
+      {"char", Type::kText},
+      {"charactervarying", Type::kText},
+      {"uuid", Type::kText},
+      {"integer", Type::kInt},
+      {"int", Type::kInt},
+      {"long", Type::kInt},
+      {"bigint", Type::kInt},
+      {"smallint", Type::kInt},
+      {"int64", Type::kInt},
+      {"int32", Type::kInt},
+      {"int8", Type::kInt},
+      {"int4", Type::kInt},
+      {"number", Type::kDouble},
+      {"float", Type::kDouble},
+      {"double", Type::kDouble},
+      {"real", Type::kDouble},
+      {"float8", Type::kDouble},
+      {"doubleprecision", Type::kDouble},
+      {"decimal", Type::kDecimal},
+      {"numeric", Type::kDecimal},
+      {"boolean", Type::kBool},
+      {"bool", Type::kBool},
+      {"date", Type::kDate},
+      {"datetime", Type::kTimestamp},
+      {"timestamp", Type::kTimestamp},
+      {"timestamptz", Type::kTimestamp},
+      {"timestampwithtimezone", Type::kTimestamp},
+      {"json", Type::kJson},
+      {"jsonb", Type::kJson},
+      {"object", Type::kJson},
+      {"array", Type::kJson},
   };
   for (const auto& [k, t] : kNames)
     if (n == k) return t;
@@ -68,12 +94,14 @@ Type widen(Type a, Type b) {
 }
 
 const Field* TableSchema::find(std::string_view field) const {
-  auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == field; });
+  auto it =
+      std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == field; });
   return it == fields.end() ? nullptr : &*it;
 }
 
 Field* TableSchema::find(std::string_view field) {
-  auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == field; });
+  auto it =
+      std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == field; });
   return it == fields.end() ? nullptr : &*it;
 }
 

@@ -16,11 +16,11 @@
 namespace ferry {
 
 enum class Type : uint8_t {
-  kNull = 0,   // only seen in inference: no non-null value yet
+  kNull = 0,  // only seen in inference: no non-null value yet
   kBool,
-  kInt,        // int64
+  kInt,  // int64
   kDouble,
-  kDecimal,    // exact numeric, carried as text ("12.50")
+  kDecimal,  // exact numeric, carried as text ("12.50")
   kText,
   kDate,       // days since 1970-01-01
   kTimestamp,  // microseconds since the epoch, UTC (zone applied on parse)
@@ -42,7 +42,9 @@ Type widen(Type a, Type b);
 
 // True when every value of `from` can be stored in a column of type `to` without loss
 // of meaning, i.e. widen(from, to) == to.
-inline bool fits(Type from, Type to) { return widen(from, to) == to; }
+inline bool fits(Type from, Type to) {
+  return widen(from, to) == to;
+}
 
 struct Field {
   std::string name;

@@ -36,9 +36,9 @@ enum class SchemaPolicy { kEvolve, kFreeze, kDiscardRow, kDiscardValue };
 struct LoadSpec {
   std::string job_id;
   std::string run_id;
-  std::string load_id;                   // unique per load; reused by a retry of the same run
-  std::string root_table;                // the job's target table; child tables are
-                                         // "<root_table>__<field>"
+  std::string load_id;     // unique per load; reused by a retry of the same run
+  std::string root_table;  // the job's target table; child tables are
+                           // "<root_table>__<field>"
   WriteMode mode = WriteMode::kAppend;
   std::vector<std::string> primary_key;  // for merge (root table)
   SchemaPolicy schema_policy = SchemaPolicy::kEvolve;
@@ -96,8 +96,7 @@ class Destination {
       const std::string& sql) = 0;
   // Records rejects of a failed load (after rollback), in their own transaction, so they
   // are not lost with the load.
-  virtual Status save_failed_rejects(const LoadSpec& load,
-                                     const std::vector<Reject>& rejects) = 0;
+  virtual Status save_failed_rejects(const LoadSpec& load, const std::vector<Reject>& rejects) = 0;
 };
 
 struct DestinationDescriptor {

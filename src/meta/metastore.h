@@ -30,14 +30,14 @@ namespace ferry {
 
 struct JobRow {
   std::string id;
-  std::string template_name;   // "" for an inline job
+  std::string template_name;                         // "" for an inline job
   nlohmann::json params = nlohmann::json::object();  // template parameters
   nlohmann::json spec = nlohmann::json::object();    // inline job definition (or overrides)
   bool enabled = true;
-  std::string watermark;       // last committed watermark, "" when none
-  int priority = 0;            // higher runs first within a batch
+  std::string watermark;         // last committed watermark, "" when none
+  int priority = 0;              // higher runs first within a batch
   std::string origin = "apply";  // apply | cli | api: apply replaces only its own rows
-  std::string updated_at;      // ISO 8601, set by the metastore
+  std::string updated_at;        // ISO 8601, set by the metastore
 };
 
 enum class RunState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kSkipped };
@@ -47,20 +47,20 @@ std::optional<RunState> parse_run_state(const std::string& s);
 struct RunRow {
   int64_t id = 0;
   std::string job_id;
-  std::string batch_id;        // runs started together share a batch id
+  std::string batch_id;  // runs started together share a batch id
   RunState state = RunState::kQueued;
   int attempt = 1;
   std::string load_id;
   std::string queued_at, started_at, finished_at;  // ISO 8601 UTC, "" when not yet
   int64_t rows_read = 0, rows_loaded = 0, rows_rejected = 0;
   std::string error;
-  std::string worker;          // host:pid that ran it
+  std::string worker;  // host:pid that ran it
 };
 
 struct AuditEvent {
   int64_t id = 0;
-  std::string time;            // set by the metastore when empty
-  int64_t run_id = 0;          // 0 when not about a run
+  std::string time;    // set by the metastore when empty
+  int64_t run_id = 0;  // 0 when not about a run
   std::string job_id;
   std::string level = "info";  // info | warn | error
   std::string event;           // run_started, rows_loaded, schema_changed, rejects, run_finished,
@@ -72,14 +72,14 @@ struct AuditEvent {
 struct ConfigVersion {
   int64_t version = 0;
   std::string applied_at;
-  std::string hash;            // of the applied project content
-  std::string note;            // "apply", "rollback to 3"
-  nlohmann::json project;      // the whole project: connections, templates, jobs, transforms, control
+  std::string hash;        // of the applied project content
+  std::string note;        // "apply", "rollback to 3"
+  nlohmann::json project;  // the whole project: connections, templates, jobs, transforms, control
 };
 
 struct AuditFilter {
-  std::string job_id;          // "" = all
-  int64_t run_id = 0;          // 0 = all
+  std::string job_id;  // "" = all
+  int64_t run_id = 0;  // 0 = all
   int limit = 100;
 };
 
@@ -122,7 +122,8 @@ class Metastore {
 
   // Audit table.
   virtual Status audit(AuditEvent event) = 0;
-  virtual Result<std::vector<AuditEvent>> list_audit(const AuditFilter& filter) = 0;  // newest first
+  virtual Result<std::vector<AuditEvent>> list_audit(
+      const AuditFilter& filter) = 0;  // newest first
 
   // Control table: the rules currently in force (JSON objects as in CONFIG.md `control:`).
   virtual Result<nlohmann::json> control_rules() = 0;

@@ -30,11 +30,11 @@ namespace ferry {
 
 struct SourceContext {
   std::string job_id;
-  std::string project_dir;     // relative paths in options are relative to this
-  nlohmann::json connection;   // the connection's options, templates and ${ENV} resolved
-  nlohmann::json options;      // the job's `source:` options, resolved
-  nlohmann::json state;        // last committed state of the job ({} on the first run)
-  std::string watermark;       // last committed watermark ("" when none)
+  std::string project_dir;    // relative paths in options are relative to this
+  nlohmann::json connection;  // the connection's options, templates and ${ENV} resolved
+  nlohmann::json options;     // the job's `source:` options, resolved
+  nlohmann::json state;       // last committed state of the job ({} on the first run)
+  std::string watermark;      // last committed watermark ("" when none)
 };
 
 // How a chunk of JSON bytes holds its records.
@@ -64,7 +64,7 @@ class SourceSink {
 };
 
 struct StreamInfo {
-  std::string name;   // e.g. the file name or the API path
+  std::string name;           // e.g. the file name or the API path
   std::vector<Field> fields;  // empty when unknown before reading
 };
 
