@@ -2,16 +2,6 @@
 
 namespace ferry {
 
-Cell& Column::push(Type t, std::string_view raw) {
-  Cell& c = cells_.emplace_back();
-  c.type = t;
-  c.off = static_cast<uint32_t>(arena_.size());
-  c.len = static_cast<uint32_t>(raw.size());
-  arena_.append(raw);
-  type_ = widen(type_, t);
-  return c;
-}
-
 void Column::append_cell(const Column& from, const Cell& c) {
   if (c.is_null()) {
     append_null();
@@ -47,13 +37,6 @@ size_t Batch::column_index(std::string_view name) {
     col.append_null();
   index_.emplace(std::string(name), idx);
   return idx;
-}
-
-void Batch::end_row() {
-  ++rows_;
-  for (Column& c : columns_)
-    while (c.size() < rows_)
-      c.append_null();
 }
 
 size_t Batch::approx_bytes() const {

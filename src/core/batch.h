@@ -75,7 +75,15 @@ class Column {
   void reserve(size_t rows, size_t text_bytes);
 
  private:
-  Cell& push(Type t, std::string_view raw);
+  Cell& push(Type t, std::string_view raw) {  // inline: the hot path of every reader
+    Cell& c = cells_.emplace_back();
+    c.type = t;
+    c.off = static_cast<uint32_t>(arena_.size());
+    c.len = static_cast<uint32_t>(raw.size());
+    arena_.append(raw);
+    if (t != type_) type_ = widen(type_, t);
+    return c;
+  }
 
   std::string name_;
   Type type_ = Type::kNull;
@@ -111,7 +119,11 @@ class Batch {
 
   // Row building: append one cell to each column you set, then end_row() pads the
   // columns that were not set with a null. REQUIRES: at most one cell per column per row.
-  void end_row();
+  void end_row() {
+    ++rows_;
+    for (Column& c : columns_)
+      if (c.size() < rows_) c.append_null();
+  }
   size_t approx_bytes() const;
 
   // Per-row origin line numbers (optional; empty when the source does not know them).

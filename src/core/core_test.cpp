@@ -111,3 +111,28 @@ TEST(Names, Sanitize) {
 
 }  // namespace
 }  // namespace ferry
+
+#include "core/hash.h"
+
+namespace ferry {
+namespace {
+
+TEST(Hash64, SameBytesSameHashWhateverTheChunking) {
+  std::string data;
+  for (int i = 0; i < 1000; ++i)
+    data += std::to_string(i * 7919);
+  uint64_t whole = Hash64::of(data);
+  for (size_t step : {1u, 3u, 7u, 8u, 13u, 64u}) {
+    Hash64 h;
+    for (size_t i = 0; i < data.size(); i += step)
+      h.update(std::string_view(data).substr(i, step));
+    EXPECT_EQ(h.digest(), whole) << step;
+  }
+  EXPECT_NE(Hash64::of("abc"), Hash64::of("abd"));
+  EXPECT_NE(Hash64::of("abc"), Hash64::of("abc", 1));
+  EXPECT_NE(Hash64::of(std::string(8, '\0')), Hash64::of(std::string(9, '\0')));
+  EXPECT_EQ(Hash64().hex().size(), 16u);
+}
+
+}  // namespace
+}  // namespace ferry

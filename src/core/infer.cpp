@@ -145,15 +145,16 @@ void append_inferred(Column& col, std::string_view t) {
   }
   char c = t[0];
   if ((c >= '0' && c <= '9') || c == '-') {
+    if (t.size() >= 10 && t[4] == '-' && c != '-') {  // looks like a date: skip the numbers
+      int64_t v;
+      if (parse_date(t, &v)) return col.append_date(v, t);
+      if (parse_timestamp(t, &v)) return col.append_timestamp(v, t);
+      return col.append_text(Type::kText, t);
+    }
     int64_t i;
     if (parse_int64(t, &i)) return col.append_int(i, t);
     double d;
     if (parse_double(t, &d)) return col.append_double(d, t);
-    if (t.size() >= 10 && c != '-') {
-      int64_t v;
-      if (parse_date(t, &v)) return col.append_date(v, t);
-      if (parse_timestamp(t, &v)) return col.append_timestamp(v, t);
-    }
   } else if (t == "true") {
     return col.append_bool(true, t);
   } else if (t == "false") {

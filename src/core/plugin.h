@@ -61,6 +61,12 @@ std::string did_you_mean(std::string_view key, const std::vector<std::string>& c
 std::string render_help(const PluginDecl& plugin);
 // Markdown reference of all plugins, for docs/config.md.
 std::string render_markdown(const std::vector<PluginDecl>& plugins);
+// One Markdown table (Option | Type | Default | Required | Description) of `options`; used by
+// render_markdown and by the project-file reference (config/schema.h).
+std::string render_options_markdown(const std::vector<OptionDecl>& options);
+// True when `value` is a string still holding a "{{param}}" or "${ENV}" reference, whose type
+// is only known once it is resolved.
+bool is_unresolved(const nlohmann::json& value);
 
 // Every plugin known to this binary, by kind. Built by pipeline/registry.
 using PluginCatalog = std::map<std::string, PluginDecl>;

@@ -91,7 +91,8 @@ class Destination {
   virtual Status execute(const std::string& sql) = 0;
   // Existing tables and their columns (for `ferry plan` and the demo's summary).
   virtual Result<std::vector<TableSchema>> tables() = 0;
-  // Runs a query and returns its rows as text (null as nullopt); for the CLI and tests.
+  // Runs a query and returns its rows as text (null as nullopt), the FIRST row holding the
+  // column names; for the CLI and tests.
   virtual Result<std::vector<std::vector<std::optional<std::string>>>> query(
       const std::string& sql) = 0;
   // Records rejects of a failed load (after rollback), in their own transaction, so they

@@ -36,8 +36,10 @@ struct JobRow {
   bool enabled = true;
   std::string watermark;         // last committed watermark, "" when none
   int priority = 0;              // higher runs first within a batch
-  std::string origin = "apply";  // apply | cli | api: apply replaces only its own rows
-  std::string updated_at;        // ISO 8601, set by the metastore
+  std::string origin = "apply";  // apply | cli | api | sql (a hand-written INSERT):
+                                 // apply replaces only its own rows
+  std::string updated_at;        // ISO 8601 UTC, set by the metastore when the definition or
+                                 // the enabled flag changes (not the watermark)
 };
 
 enum class RunState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kSkipped };
@@ -72,7 +74,7 @@ struct AuditEvent {
 struct ConfigVersion {
   int64_t version = 0;
   std::string applied_at;
-  std::string hash;        // of the applied project content
+  std::string hash;        // of the applied project content: FNV-1a 64 of project.dump(), hex
   std::string note;        // "apply", "rollback to 3"
   nlohmann::json project;  // the whole project: connections, templates, jobs, transforms, control
 };
@@ -80,20 +82,23 @@ struct ConfigVersion {
 struct AuditFilter {
   std::string job_id;  // "" = all
   int64_t run_id = 0;  // 0 = all
-  int limit = 100;
+  int limit = 100;     // <= 0 = no limit
 };
 
 struct RunFilter {
-  std::string job_id;
-  std::string batch_id;
-  int limit = 50;
+  std::string job_id;             // "" = all
+  std::string batch_id;           // "" = all
+  std::optional<RunState> state;  // nullopt = all
+  int limit = 50;                 // <= 0 = no limit
 };
 
 class Metastore {
  public:
   virtual ~Metastore() = default;
 
-  // Config table.
+  // Config table. list_jobs orders by id; put_job fails with kInvalid for an empty id or an
+  // unknown origin; delete_job, set_enabled and set_watermark fail with kNotFound for an
+  // unknown id.
   virtual Result<std::vector<JobRow>> list_jobs() = 0;
   virtual Result<std::optional<JobRow>> get_job(const std::string& id) = 0;
   // Inserts or replaces the row with this id.
@@ -104,7 +109,14 @@ class Metastore {
 
   // Config versions. apply_version stores `project` as a new version and, in the same
   // transaction, replaces every job with origin "apply" by `jobs` (rows added by hand,
-  // origin cli/api, survive) and the control table by project["control"].
+  // origin cli/api/sql, survive: a job of `jobs` with such a row's id is left out, that row
+  // is kept as it is) and the control table by project["control"] (an array of objects, or
+  // absent), and audits 'config_applied' with details {version, jobs_added, jobs_removed,
+  // jobs_changed, jobs_kept} (sorted id lists). A re-applied job keeps the watermark its
+  // existing row has reached (the job's own watermark serves only when the row has none) and,
+  // when unchanged, its updated_at. Fails with kInvalid, changing nothing, when two jobs share
+  // an id or the control rules are not a list of objects. `project` should hold ${ENV}
+  // references, not resolved secrets: it is stored as given, for rollback.
   virtual Result<int64_t> apply_version(const nlohmann::json& project,
                                         const std::vector<JobRow>& jobs,
                                         const std::string& note) = 0;
@@ -112,7 +124,11 @@ class Metastore {
   virtual Result<std::optional<ConfigVersion>> get_version(int64_t version) = 0;
   virtual Result<std::vector<ConfigVersion>> list_versions() = 0;  // newest first, no project
 
-  // Job execution table.
+  // Job execution table. create_run queues a run (queued_at now). start_run moves a queued
+  // run to running (started_at, load_id, worker = host:pid) and fails with kInvalid when it
+  // is not queued (another worker took it), kNotFound when it does not exist. finish_run
+  // takes a final state (not queued/running: kInvalid), the counts and the error (redacted)
+  // of a queued or running run; finished_at is run.finished_at or now.
   virtual Result<int64_t> create_run(const std::string& job_id, const std::string& batch_id,
                                      int attempt) = 0;
   virtual Status start_run(int64_t run_id, const std::string& load_id) = 0;
@@ -120,7 +136,8 @@ class Metastore {
   virtual Result<std::optional<RunRow>> get_run(int64_t run_id) = 0;
   virtual Result<std::vector<RunRow>> list_runs(const RunFilter& filter) = 0;  // newest first
 
-  // Audit table.
+  // Audit table. audit() fails with kInvalid for an empty event or a level other than
+  // info/warn/error; it redacts message and every string (and key) in details.
   virtual Status audit(AuditEvent event) = 0;
   virtual Result<std::vector<AuditEvent>> list_audit(
       const AuditFilter& filter) = 0;  // newest first

@@ -25,6 +25,7 @@
 #include "core/plugin.h"
 #include "core/reject.h"
 #include "core/status.h"
+#include "formats/json_layout.h"
 
 namespace ferry {
 
@@ -35,12 +36,10 @@ struct SourceContext {
   nlohmann::json options;     // the job's `source:` options, resolved
   nlohmann::json state;       // last committed state of the job ({} on the first run)
   std::string watermark;      // last committed watermark ("" when none)
-};
-
-// How a chunk of JSON bytes holds its records.
-enum class JsonLayout {
-  kLines,    // JSON Lines: one document per line
-  kDocument  // one document: an array of records, an object, or records under a pointer
+  // The target is replaced by each load (mode replace): a source that tracks what it has
+  // read (files, keys) must read everything again when anything changed, or call
+  // SourceSink::unchanged() when nothing did.
+  bool full_refresh = false;
 };
 
 // Implemented by the pipeline. Calls are made on the source's thread.
@@ -59,6 +58,9 @@ class SourceSink {
   virtual Status reject(Reject reject) = 0;
   // Sets a key of the job's state object (e.g. "files", "watermark"); committed with rows.
   virtual void set_state(const std::string& key, nlohmann::json value) = 0;
+  // Nothing changed since the last load: the run commits nothing and the target keeps its
+  // rows (a replace is not turned into an empty table). The source pushes no data after this.
+  virtual void unchanged(std::string reason) = 0;
   // True when the run has been cancelled; sources check it between chunks.
   virtual bool cancelled() const = 0;
 };

@@ -1,0 +1,565 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # cleanup and the *_prepare functions are called indirectly
+# ferry's benchmarks, each against its baseline in the same run. See bench/README.md.
+#
+#   bench/run.sh BUILD_DIR [csv|json|normalize|memory ...]     (make bench runs all of them)
+#
+# Environment:
+#   SCALE=0.1          shrink every data set (default 1)
+#   REPEAT=3           run each measured command N times, keep the fastest (default 1)
+#   KEEP_BENCH_DATA=1  keep the 10x CSV of the memory benchmark (~1.9 GB) in bench/data/
+#   KEEP_BENCH_TMP=1   keep the temporary projects, databases and logs (path is printed)
+#   BENCH_DATA_DIR     where generated data is cached (default bench/data/)
+#   BENCH_TIMEOUT=1800 seconds one ferry run may take before it counts as failed
+#
+# Exit status: 0 when every benchmark ran and verified (a missed target is reported as MISS
+# but is not a failure); 1 when something failed (ferry missing, a run exited non-zero, a row
+# count did not match); 2 on bad usage.
+set -u -o pipefail
+
+usage() {
+  sed -n '3,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+case "$1" in -h | --help) usage ;; esac
+BUILD_DIR=$1
+shift
+FERRY=$BUILD_DIR/ferry
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PY=/usr/bin/python3
+SQLITE=sqlite3
+DATA=${BENCH_DATA_DIR:-$BENCH_DIR/data}
+SCALE=${SCALE:-1}
+REPEAT=${REPEAT:-1}
+TIMEOUT=${BENCH_TIMEOUT:-1800}
+ALL=(csv json normalize memory)
+
+if [ $# -eq 0 ]; then
+  SELECTED=("${ALL[@]}")
+else
+  SELECTED=("$@")
+  for name in "${SELECTED[@]}"; do
+    case " ${ALL[*]} " in
+      *" $name "*) ;;
+      *)
+        echo "run.sh: unknown benchmark '$name' (choose from: ${ALL[*]})" >&2
+        exit 2
+        ;;
+    esac
+  done
+fi
+if ! awk -v s="$SCALE" 'BEGIN { exit !(s + 0 > 0) }'; then
+  echo "run.sh: SCALE must be a number > 0, got '$SCALE'" >&2
+  exit 2
+fi
+if ! [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || ! [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]]; then
+  echo "run.sh: REPEAT and BENCH_TIMEOUT must be whole numbers >= 1" >&2
+  exit 2
+fi
+for tool in "$PY" /usr/bin/time; do
+  [ -x "$tool" ] || { echo "run.sh: $tool is missing (run make setup)" >&2; exit 1; }
+done
+command -v "$SQLITE" >/dev/null || { echo "run.sh: sqlite3 is missing (run make setup)" >&2; exit 1; }
+
+mkdir -p "$DATA"
+DATA=$(cd "$DATA" && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
+BIG_CSV=""  # the memory benchmark's 10x file, removed on exit unless KEEP_BENCH_DATA=1
+cleanup() {
+  if [ -n "$BIG_CSV" ] && [ "${KEEP_BENCH_DATA:-0}" != 1 ]; then rm -f "$BIG_CSV"; fi
+  if [ "${KEEP_BENCH_TMP:-0}" = 1 ]; then
+    echo "run.sh: kept temporary files in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
+
+FAILED=0
+SUMMARY=()  # "benchmark|metric|value|target|result"
+
+# ---------------------------------------------------------------- helpers
+
+scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { r = int(n * s + 0.5); print (r < 1 ? 1 : r) }'; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+commas() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/; ta'; }
+file_bytes() { stat -c %s "$1"; }
+fail() { echo "  FAIL: $*"; FAILED=1; }
+note() { echo "  $*"; }
+add_summary() { SUMMARY+=("$1|$2|$3|$4|$5"); }
+show_log() { # LOG: the end of a failed command's output
+  echo "  --- last lines of $(basename "$1") ---"
+  tail -n 20 "$1" | sed 's/^/  | /'
+}
+
+FERRY_MISSING_TOLD=0
+ferry_ready() {
+  [ -x "$FERRY" ] && return 0
+  if [ "$FERRY_MISSING_TOLD" = 0 ]; then
+    fail "ferry binary not found at $FERRY (build it first: make build); ferry parts skipped"
+    FERRY_MISSING_TOLD=1
+  fi
+  FAILED=1 F_WHY="ferry missing"
+  return 1
+}
+
+# ensure_csv ROWS REPEAT: sets DATA_FILE to the cached CSV, generating it when missing.
+ensure_csv() {
+  local rows=$1 repeat=$2 name t0=$SECONDS
+  if [ "$repeat" = 1 ]; then name="csv_v1_${rows}.csv"; else name="csv_v1_${rows}x${repeat}.csv"; fi
+  DATA_FILE=$DATA/$name
+  [ -s "$DATA_FILE" ] && return 0
+  note "generating $name ($(commas $((rows * repeat))) rows) ..."
+  "$PY" "$BENCH_DIR/gen_data.py" csv "$DATA_FILE" --rows "$rows" --repeat "$repeat" || return 1
+  note "generated $name: $(calc %.1f "$(file_bytes "$DATA_FILE") / 1e6") MB in $((SECONDS - t0)) s"
+}
+
+# ensure_jsonl ROWS: sets DATA_FILE to the cached JSONL (DATA_FILE.counts beside it),
+# generating both when missing.
+ensure_jsonl() {
+  local rows=$1 name t0=$SECONDS
+  name="orders_v1_${rows}.jsonl"
+  DATA_FILE=$DATA/$name
+  [ -s "$DATA_FILE" ] && [ -s "$DATA_FILE.counts" ] && return 0
+  note "generating $name ($(commas "$rows") orders) ..."
+  "$PY" "$BENCH_DIR/gen_data.py" jsonl "$DATA_FILE" --rows "$rows" || return 1
+  note "generated $name: $(calc %.1f "$(file_bytes "$DATA_FILE") / 1e6") MB in $((SECONDS - t0)) s"
+}
+
+warm() { cat "$@" >/dev/null; }  # read inputs once so no contender pays for a cold cache
+
+# timed LOG DIR CMD... : runs CMD in DIR; sets WALL (s), RSS_KB (peak) and RC.
+timed() {
+  local log=$1 dir=$2 tf t0 t1
+  shift 2
+  tf=$(mktemp "$WORK/time.XXXXXX")
+  t0=$(date +%s%N)
+  (cd "$dir" && exec /usr/bin/time -f '%e %M' -o "$tf" "$@") >"$log" 2>&1
+  RC=$?
+  t1=$(date +%s%N)
+  WALL=$(calc %.3f "($t1 - $t0) / 1e9")
+  RSS_KB=$(tail -n 1 "$tf" | awk '{ print $2 + 0 }')
+  rm -f "$tf"
+}
+
+# measure PREPARE LOG CMD... : REPEAT times, calls PREPARE (which makes a fresh target and
+# sets RUN_DIR), then times CMD in RUN_DIR. Sets BEST_WALL (fastest run), PEAK_RSS_KB
+# (largest) and RC (the first non-zero exit status stops the repetitions).
+measure() {
+  local prepare=$1 log=$2 i
+  shift 2
+  BEST_WALL="" PEAK_RSS_KB=0 RC=0
+  for ((i = 0; i < REPEAT; i++)); do
+    if ! "$prepare" >"$log" 2>&1; then
+      RC=1
+      echo "(the preparation step $prepare failed)" >>"$log"
+      return
+    fi
+    timed "$log" "$RUN_DIR" "$@"
+    [ "$RC" -eq 0 ] || return
+    if [ -z "$BEST_WALL" ] || awk -v a="$WALL" -v b="$BEST_WALL" 'BEGIN { exit !(a < b) }'; then
+      BEST_WALL=$WALL
+    fi
+    [ "$RSS_KB" -gt "$PEAK_RSS_KB" ] && PEAK_RSS_KB=$RSS_KB
+  done
+  return 0
+}
+
+table_header() {
+  printf '  %-26s %9s %14s %9s %13s\n' "" "time s" "rows/s" "MB/s" "peak RSS MiB"
+}
+# table_row LABEL WALL ROWS BYTES RSS_KB
+table_row() {
+  local rate
+  rate=$(commas "$(calc %.0f "$3 / $2")")
+  printf '  %-26s %9.2f %14s %9.1f %13.1f\n' "$1" "$2" "$rate" \
+    "$(calc %.4f "$4 / 1e6 / $2")" "$(calc %.4f "$5 / 1024")"
+}
+# verdict VALUE OP LIMIT -> PASS or MISS (OP is <= or >=)
+verdict() {
+  if awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { exit !(op == "<=" ? v <= l : v >= l) }'; then
+    echo PASS
+  else
+    echo MISS
+  fi
+}
+last_line() { grep -v '^[[:space:]]*$' "$1" | tail -n 1 | cut -c1-160; }
+
+# new_project NAME YAML -> prints a fresh project dir (under $WORK) holding ferry.yml.
+new_project() {
+  local dir
+  dir=$(mktemp -d "$WORK/$1.XXXXXX") || return 1
+  printf '%s\n' "$2" >"$dir/ferry.yml"
+  echo "$dir"
+}
+
+# project_yaml JOB_ID FILE FORMAT TABLE [null] -> ferry.yml text: a `files` connection at the
+# data dir, a sqlite warehouse and one job; with `null`, the job targets a null destination.
+project_yaml() {
+  local target="{table: $4, mode: append}"
+  [ "${5:-}" = null ] && target="{connection: devnull, table: $4, mode: append}"
+  echo "project: $1"
+  echo "metastore: sqlite:.ferry/meta.db"
+  echo "warehouse: wh"
+  echo "connections:"
+  echo "  wh: {type: sqlite, path: warehouse.db}"
+  echo "  files: {type: file, path: \"$DATA\"}"
+  [ "${5:-}" = null ] && echo '  devnull: {type: "null"}'
+  echo "jobs:"
+  echo "  - {id: $1, source: {connection: files, path: \"$2\", format: $3}, target: $target}"
+}
+
+# sql DB QUERY -> the result on one line ('|' between columns, ';' between rows)
+sql() { "$SQLITE" -batch "$1" "$2" 2>&1 | paste -sd';'; }
+
+# run_ferry NAME YAML JOB: times `ferry run JOB` in a fresh project (one per repetition).
+# Sets F_OK=1, F_WALL, F_RSS and PROJ (the last project, kept for verification).
+P_NAME="" P_YAML="" PROJ=""
+ferry_prepare() {
+  [ -n "$PROJ" ] && rm -rf "$PROJ"
+  PROJ=$(new_project "$P_NAME" "$P_YAML") && RUN_DIR=$PROJ
+}
+run_ferry() {
+  F_OK=0 F_WALL="" F_RSS="" F_WHY=""
+  ferry_ready || return 0
+  P_NAME=$1 P_YAML=$2 PROJ=""
+  local log=$WORK/$1_ferry.log
+  measure ferry_prepare "$log" timeout "$TIMEOUT" "$FERRY" run "$3"
+  if [ "$RC" -eq 124 ]; then
+    fail "'ferry run $3' did not finish within $TIMEOUT s (BENCH_TIMEOUT)"
+    show_log "$log"
+    F_WHY="ferry timed out"
+    return 0
+  elif [ "$RC" -ne 0 ]; then
+    fail "'ferry run $3' exited with status $RC"
+    show_log "$log"
+    F_WHY="ferry exit $RC"
+    return 0
+  fi
+  F_OK=1 F_WALL=$BEST_WALL F_RSS=$PEAK_RSS_KB
+  grep -v '^[[:space:]]*$' "$log" | tail -n 8 | cut -c1-150 | sed 's/^/  ferry> /'
+}
+
+# run_sqlite_import NAME CSV ROWS: times sqlite3 .import into a fresh db with table t.
+# Sets S_OK=1, S_WALL, S_RSS and S_DB (kept for verification; the caller removes it).
+S_DB=""
+sqlite_prepare() {
+  rm -f "$S_DB" && RUN_DIR=$WORK &&
+    "$SQLITE" "$S_DB" 'CREATE TABLE t(id INTEGER, name TEXT, amount REAL, updated_at TEXT, payload TEXT)'
+}
+run_sqlite_import() {
+  S_OK=0 S_WALL="" S_RSS="" S_DB=$WORK/$1_sqlite3.db
+  local log=$WORK/$1_sqlite3.log got
+  measure sqlite_prepare "$log" "$SQLITE" "$S_DB" ".import --csv --skip 1 \"$2\" t"
+  if [ "$RC" -ne 0 ]; then
+    fail "sqlite3 .import exited with status $RC"
+    show_log "$log"
+    return 0
+  fi
+  got=$(sql "$S_DB" 'select count(*) from t')
+  if [ "$got" != "$3" ]; then
+    fail "sqlite3 .import loaded '$got' rows into t, expected $3"
+    return 0
+  fi
+  S_OK=1 S_WALL=$BEST_WALL S_RSS=$PEAK_RSS_KB
+}
+
+# ---------------------------------------------------------------- 1. CSV -> SQLite
+
+bench_csv() {
+  local rows csv bytes got
+  rows=$(scaled 2000000)
+  echo
+  echo "== csv: CSV -> SQLite, ferry vs sqlite3 .import =="
+  if ensure_csv "$rows" 1; then csv=$DATA_FILE; else
+    fail "could not generate the CSV"
+    add_summary csv "time ferry / sqlite3 .import" "- (no data)" "<= 1.00" FAIL
+    return
+  fi
+  bytes=$(file_bytes "$csv")
+  note "input: $(basename "$csv"): $(commas "$rows") rows, $(calc %.1f "$bytes / 1e6") MB"
+  warm "$csv"
+
+  run_sqlite_import csv "$csv" "$rows"
+  local s_check=""
+  [ "$S_OK" = 1 ] && s_check=$(sql "$S_DB" 'select count(*), sum(id), round(total(amount), 2) from t')
+  rm -f "$S_DB"
+
+  run_ferry csv "$(project_yaml bench_csv "$(basename "$csv")" csv t)" bench_csv
+  if [ "$F_OK" = 1 ]; then
+    got=$(sql "$PROJ/warehouse.db" 'select count(*) from t')
+    if [ "$got" != "$rows" ]; then
+      fail "ferry's table t has '$got' rows, expected $rows"
+      F_OK=0 F_WHY="ferry row count"
+    else
+      local f_check
+      f_check=$(sql "$PROJ/warehouse.db" 'select count(*), sum(id), round(total(amount), 2) from t')
+      [ -z "$s_check" ] || [ "$f_check" = "$s_check" ] ||
+        note "WARN: count|sum(id)|total(amount) differ: ferry $f_check, sqlite3 $s_check"
+    fi
+    rm -rf "$PROJ"
+  fi
+
+  echo
+  table_header
+  [ "$F_OK" = 1 ] && table_row "ferry run" "$F_WALL" "$rows" "$bytes" "$F_RSS"
+  [ "$S_OK" = 1 ] && table_row "sqlite3 .import (baseline)" "$S_WALL" "$rows" "$bytes" "$S_RSS"
+  if [ "$F_OK" = 1 ] && [ "$S_OK" = 1 ]; then
+    local ratio result
+    ratio=$(calc %.2f "$F_WALL / $S_WALL")
+    result=$(verdict "$ratio" "<=" 1.0)
+    echo "  ratio ferry / sqlite3 .import: $ratio (target <= 1.00): $result"
+    add_summary csv "time ferry / sqlite3 .import" \
+      "$ratio ($(calc %.2f "$F_WALL") s / $(calc %.2f "$S_WALL") s)" "<= 1.00" "$result"
+  else
+    add_summary csv "time ferry / sqlite3 .import" "- (${F_WHY:-baseline failed})" "<= 1.00" FAIL
+  fi
+}
+
+# ---------------------------------------------------------------- 2. nested JSON -> SQLite
+
+# count_tables DB -> "orders=N orders__items=N orders__items__tags=N" (? for a missing table)
+count_tables() {
+  local out="" t n
+  for t in orders orders__items orders__items__tags; do
+    n=$("$SQLITE" -batch "$1" "select count(*) from \"$t\"" 2>/dev/null) || n="?"
+    out+="$t=${n:-?} "
+  done
+  echo "${out% }"
+}
+
+# has_columns DB TABLE COLUMN... -> the missing columns ("" when all are there)
+missing_columns() {
+  local db=$1 table=$2 cols c missing=""
+  shift 2
+  cols=" $(sql "$db" "select group_concat(name, ' ') from pragma_table_info('$table')") "
+  for c in "$@"; do
+    case "$cols" in *" $c "*) ;; *) missing+="$c " ;; esac
+  done
+  echo "${missing% }"
+}
+
+bench_json() {
+  local rows jsonl bytes expected py_db got
+  rows=$(scaled 200000)
+  echo
+  echo "== json: nested JSONL -> SQLite (3 tables), ferry vs a Python stdlib script =="
+  if ensure_jsonl "$rows"; then jsonl=$DATA_FILE; else
+    fail "could not generate the JSONL"
+    add_summary json "speedup python / ferry" "- (no data)" ">= 5.0x" FAIL
+    return
+  fi
+  bytes=$(file_bytes "$jsonl")
+  expected=$("$PY" -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+print(" ".join(f"{t}={c[t]}" for t in ("orders", "orders__items", "orders__items__tags")))' "$jsonl.counts")
+  note "input: $(basename "$jsonl"): $(commas "$rows") orders, $(calc %.1f "$bytes / 1e6") MB"
+  note "expected rows: $expected"
+  warm "$jsonl"
+
+  # Baseline: bench/baseline_flatten.py
+  py_db=$WORK/json_python.db
+  python_prepare() { rm -f "$py_db" && RUN_DIR=$WORK; }
+  measure python_prepare "$WORK/json_python.log" \
+    "$PY" "$BENCH_DIR/baseline_flatten.py" "$jsonl" "$py_db" orders
+  local p_ok=0 p_wall=$BEST_WALL p_rss=$PEAK_RSS_KB
+  if [ "$RC" -ne 0 ]; then
+    fail "baseline_flatten.py exited with status $RC"
+    show_log "$WORK/json_python.log"
+  else
+    got=$(count_tables "$py_db")
+    if [ "$got" != "$expected" ]; then
+      fail "baseline_flatten.py rows: $got; expected $expected"
+    else
+      p_ok=1
+    fi
+  fi
+  rm -f "$py_db"
+
+  run_ferry json "$(project_yaml bench_json "$(basename "$jsonl")" jsonl orders)" bench_json
+  if [ "$F_OK" = 1 ]; then
+    local db=$PROJ/warehouse.db missing
+    got=$(count_tables "$db")
+    if [ "$got" != "$expected" ]; then
+      fail "ferry rows: $got; expected $expected"
+      F_OK=0 F_WHY="ferry row counts"
+    fi
+    missing=$(missing_columns "$db" orders _ferry_id customer__address__city)
+    [ -z "$missing" ] || note "WARN: ferry's orders lacks column(s) $missing"
+    missing=$(missing_columns "$db" orders__items _ferry_id _ferry_parent_id _ferry_idx sku)
+    [ -z "$missing" ] || note "WARN: ferry's orders__items lacks column(s) $missing"
+    rm -rf "$PROJ"
+  fi
+
+  echo
+  table_header
+  [ "$F_OK" = 1 ] && table_row "ferry run" "$F_WALL" "$rows" "$bytes" "$F_RSS"
+  [ "$p_ok" = 1 ] && table_row "baseline_flatten.py" "$p_wall" "$rows" "$bytes" "$p_rss"
+  note "(rows/s counts orders, the input records)"
+  if [ "$F_OK" = 1 ] && [ "$p_ok" = 1 ]; then
+    local speedup result
+    speedup=$(calc %.1f "$p_wall / $F_WALL")
+    result=$(verdict "$speedup" ">=" 5.0)
+    echo "  speedup python / ferry: ${speedup}x (target >= 5.0x): $result"
+    add_summary json "speedup python / ferry" \
+      "${speedup}x ($(calc %.2f "$p_wall") s / $(calc %.2f "$F_WALL") s)" ">= 5.0x" "$result"
+  else
+    add_summary json "speedup python / ferry" "- (${F_WHY:-baseline failed})" ">= 5.0x" FAIL
+  fi
+}
+
+# ---------------------------------------------------------------- 3. normalise only
+
+bench_normalize() {
+  local rows jsonl bytes
+  rows=$(scaled 200000)
+  echo
+  echo "== normalize: nested JSONL -> null destination (read, parse, flatten; no writes) =="
+  if ensure_jsonl "$rows"; then jsonl=$DATA_FILE; else
+    fail "could not generate the JSONL"
+    add_summary normalize "ferry MB/s into null" "- (no data)" ">= 150" FAIL
+    return
+  fi
+  bytes=$(file_bytes "$jsonl")
+  note "input: $(basename "$jsonl"): $(commas "$rows") orders, $(calc %.1f "$bytes / 1e6") MB"
+  warm "$jsonl"
+
+  # For context: Python's json.loads alone, without flattening or writing.
+  local log=$WORK/normalize_python.log
+  plain_prepare() { RUN_DIR=$WORK; }
+  measure plain_prepare "$log" "$PY" -c '
+import json, sys
+n = 0
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        json.loads(line)
+        n += 1
+print(n)' "$jsonl"
+  local p_ok=0 p_wall=$BEST_WALL p_rss=$PEAK_RSS_KB
+  if [ "$RC" -ne 0 ]; then
+    fail "the python json.loads loop exited with status $RC"
+    show_log "$log"
+  elif [ "$(last_line "$log")" != "$rows" ]; then
+    fail "the python json.loads loop read '$(last_line "$log")' lines, expected $rows"
+  else
+    p_ok=1
+  fi
+
+  run_ferry normalize \
+    "$(project_yaml bench_normalize "$(basename "$jsonl")" jsonl orders null)" bench_normalize
+  [ "$F_OK" = 1 ] && rm -rf "$PROJ"
+
+  echo
+  table_header
+  [ "$F_OK" = 1 ] && table_row "ferry run -> null" "$F_WALL" "$rows" "$bytes" "$F_RSS"
+  [ "$p_ok" = 1 ] && table_row "python json.loads only" "$p_wall" "$rows" "$bytes" "$p_rss"
+  if [ "$F_OK" = 1 ]; then
+    local mbs result value
+    mbs=$(calc %.0f "$bytes / 1e6 / $F_WALL")
+    result=$(verdict "$mbs" ">=" 150)
+    echo "  ferry: $mbs MB/s (target >= 150 MB/s): $result"
+    value="$mbs MB/s"
+    [ "$p_ok" = 1 ] && value+=" (json.loads alone: $(calc %.0f "$bytes / 1e6 / $p_wall"))"
+    add_summary normalize "ferry MB/s into null" "$value" ">= 150" "$result"
+  else
+    add_summary normalize "ferry MB/s into null" "- ($F_WHY)" ">= 150" FAIL
+  fi
+}
+
+# ---------------------------------------------------------------- 4. memory
+
+bench_memory() {
+  local rows small big
+  rows=$(scaled 2000000)
+  echo
+  echo "== memory: peak RSS of ferry loading the 1x and the 10x CSV =="
+  if ensure_csv "$rows" 1 && small=$DATA_FILE && ensure_csv "$rows" 10 && big=$DATA_FILE; then
+    :
+  else
+    fail "could not generate the CSVs"
+    add_summary memory "peak RSS ferry 10x / 1x" "- (no data)" "<= 1.20" FAIL
+    return
+  fi
+  [ "${KEEP_BENCH_DATA:-0}" = 1 ] || BIG_CSV=$big
+  note "inputs: $(basename "$small") ($(calc %.1f "$(file_bytes "$small") / 1e6") MB)," \
+    "$(basename "$big") ($(calc %.1f "$(file_bytes "$big") / 1e6") MB)"
+
+  local -A f_ok f_wall f_rss s_ok s_wall s_rss n bytes
+  local size csv got why=""
+  n[1x]=$rows n[10x]=$((rows * 10))
+  bytes[1x]=$(file_bytes "$small") bytes[10x]=$(file_bytes "$big")
+  for size in 1x 10x; do
+    if [ "$size" = 1x ]; then csv=$small; else csv=$big; fi
+    warm "$csv"
+    run_sqlite_import "memory_$size" "$csv" "${n[$size]}"
+    s_ok[$size]=$S_OK s_wall[$size]=$S_WALL s_rss[$size]=$S_RSS
+    rm -f "$S_DB"
+    run_ferry "memory_$size" "$(project_yaml bench_csv "$(basename "$csv")" csv t)" bench_csv
+    if [ "$F_OK" = 1 ]; then
+      got=$(sql "$PROJ/warehouse.db" 'select count(*) from t')
+      if [ "$got" != "${n[$size]}" ]; then
+        fail "ferry's table t has '$got' rows from the $size CSV, expected ${n[$size]}"
+        F_OK=0 F_WHY="ferry row count"
+      fi
+      rm -rf "$PROJ"
+    fi
+    f_ok[$size]=$F_OK f_wall[$size]=$F_WALL f_rss[$size]=$F_RSS
+    [ "$F_OK" = 1 ] || why=$F_WHY
+  done
+  if [ -n "$BIG_CSV" ]; then
+    rm -f "$BIG_CSV"
+    note "removed $(basename "$BIG_CSV") (KEEP_BENCH_DATA=1 keeps it)"
+  fi
+
+  echo
+  table_header
+  for size in 1x 10x; do
+    [ "${f_ok[$size]}" = 1 ] &&
+      table_row "ferry run, $size" "${f_wall[$size]}" "${n[$size]}" "${bytes[$size]}" "${f_rss[$size]}"
+    [ "${s_ok[$size]}" = 1 ] &&
+      table_row "sqlite3 .import, $size" "${s_wall[$size]}" "${n[$size]}" "${bytes[$size]}" "${s_rss[$size]}"
+  done
+  if [ "${f_ok[1x]}" = 1 ] && [ "${f_ok[10x]}" = 1 ]; then
+    local ratio result
+    ratio=$(calc %.2f "${f_rss[10x]} / ${f_rss[1x]}")
+    result=$(verdict "$ratio" "<=" 1.2)
+    echo "  peak RSS ferry 10x / 1x: $ratio (target <= 1.20): $result"
+    add_summary memory "peak RSS ferry 10x / 1x" \
+      "$ratio ($(calc %.0f "${f_rss[10x]} / 1024") / $(calc %.0f "${f_rss[1x]} / 1024") MiB)" \
+      "<= 1.20" "$result"
+  else
+    add_summary memory "peak RSS ferry 10x / 1x" "- ($why)" "<= 1.20" FAIL
+  fi
+}
+
+# ---------------------------------------------------------------- main
+
+echo "ferry benchmarks: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SCALE=$SCALE, REPEAT=$REPEAT"
+echo "ferry:     $FERRY$([ -x "$FERRY" ] || echo '  (MISSING: build it with make build)')"
+echo "baselines: sqlite3 $("$SQLITE" -version | cut -d' ' -f1), $("$PY" --version)"
+echo "data:      $DATA"
+echo "temporary: $WORK"
+for name in "${SELECTED[@]}"; do
+  case "$name" in
+    csv) bench_csv ;;
+    json) bench_json ;;
+    normalize) bench_normalize ;;
+    memory) bench_memory ;;
+  esac
+done
+
+echo
+echo "== summary =="
+printf '  %-10s %-30s %-46s %-9s %s\n' benchmark metric value target result
+for line in "${SUMMARY[@]}"; do
+  IFS='|' read -r b m v t r <<<"$line"
+  printf '  %-10s %-30s %-46s %-9s %s\n' "$b" "$m" "$v" "$t" "$r"
+done
+if [ "$FAILED" != 0 ]; then
+  echo "run.sh: FAILED (see the messages above)"
+  exit 1
+fi
+exit 0

@@ -1,0 +1,1003 @@
+#include "destinations/sqlite/sqlite_destination.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/infer.h"
+#include "core/names.h"
+#include "destinations/schema_evolution.h"
+#include "destinations/sqlite/sqlite_conn.h"
+#include "destinations/sqlite/sqlite_values.h"
+
+namespace ferry {
+namespace {
+
+using sqlite_dst::bind_copy;
+using sqlite_dst::bind_static;
+using sqlite_dst::column_text;
+using sqlite_dst::Connection;
+using sqlite_dst::sql_type;
+using sqlite_dst::Stmt;
+
+constexpr const char* kStagingInfix = "__ferry_new_";
+constexpr size_t kMaxRawBytes = 64 * 1024;
+
+constexpr const char* kMetaSchema = R"sql(
+CREATE TABLE IF NOT EXISTS _ferry_loads (
+  load_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, run_id TEXT, committed_at TEXT NOT NULL,
+  rows_loaded INTEGER, rows_rejected INTEGER);
+CREATE TABLE IF NOT EXISTS _ferry_state (
+  job_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _ferry_rejects (
+  job_id TEXT, run_id TEXT, load_id TEXT, source TEXT, line INTEGER, byte_offset INTEGER,
+  reason TEXT, raw TEXT, rejected_at TEXT);
+CREATE INDEX IF NOT EXISTS _ferry_rejects_job ON _ferry_rejects (job_id, rejected_at);
+CREATE TABLE IF NOT EXISTS _ferry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, ferry_type TEXT NOT NULL,
+  PRIMARY KEY (table_name, column_name));
+)sql";
+
+std::string now_iso() {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  return format_timestamp(us);
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// Letters and digits of the load id, at most 8: the suffix of staging tables.
+std::string short_load_id(std::string_view load_id) {
+  std::string out;
+  for (char c : load_id) {
+    if (out.size() == 8) break;
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')) out.push_back(c);
+    if (c >= 'A' && c <= 'Z') out.push_back(static_cast<char>(c - 'A' + 'a'));
+  }
+  return out.empty() ? "load" : out;
+}
+
+// A table as the load sees it.
+struct TableState {
+  std::string name;      // logical name (Batch::table())
+  std::string physical;  // where rows go: `name`, or its staging table (replace)
+  bool exists = false;   // `physical` exists in the transaction
+  bool staged = false;   // replace: swapped in at commit
+  // Schema of `physical` (without _ferry_load_id); for a staging table not yet created,
+  // that of the table it replaces. nullopt: no table known.
+  std::optional<TableSchema> schema;
+  bool pk_index = false;  // merge root: unique index verified
+};
+
+// A table's columns as stored: name, ferry type.
+struct StoredTable {
+  TableSchema schema;  // without _ferry_load_id
+  bool has_load_id = false;
+};
+
+// One batch column bound to one statement parameter.
+struct Binding {
+  const Column* column;
+  size_t batch_index;
+  Type type;  // the column type in the table
+};
+
+class SqliteDestination final : public Destination {
+ public:
+  SqliteDestination(Connection db, SqliteOptions options) : db_(std::move(db)), options_(options) {}
+  ~SqliteDestination() override { rollback(); }
+
+  Status init();
+
+  Result<nlohmann::json> read_state(const std::string& job_id) override;
+  Status begin(const LoadSpec& load) override;
+  Status write(const Batch& batch, WriteResult* result) override;
+  Status write_rejects(const std::vector<Reject>& rejects) override;
+  Status commit(const nlohmann::json& state, const LoadStats& stats) override;
+  void rollback() override;
+  Status execute(const std::string& sql) override;
+  Result<std::vector<TableSchema>> tables() override;
+  Result<std::vector<std::vector<std::optional<std::string>>>> query(
+      const std::string& sql) override;
+  Status save_failed_rejects(const LoadSpec& load, const std::vector<Reject>& rejects) override;
+
+ private:
+  Status ensure_transaction();
+  Result<bool> load_committed(const std::string& load_id);
+  void end_load();
+
+  Result<std::optional<StoredTable>> load_table(const std::string& physical);
+  Result<TableState*> table_state(const std::string& name);
+  Status apply_plan(TableState& ts, const SchemaPlan& plan);
+  Status create_table(const std::string& physical, const TableSchema& schema);
+  Status rebuild_table(const std::string& physical, const TableSchema& from, const TableSchema& to);
+  Status record_columns(const std::string& physical, const std::vector<Field>& fields);
+  Status rename_table(const std::string& from, const std::string& to);
+  Result<std::vector<std::string>> index_sql(const std::string& table);
+  void forget_statements(const std::string& physical);
+
+  Status ensure_pk_index(TableState& ts);
+  Status find_merge_children();
+  Status collect_root_ids(const TableState& ts, const Batch& batch, const SchemaPlan& plan);
+  Status delete_replaced_children();
+  Status swap_replaced_tables();
+
+  Result<sqlite3_stmt*> insert_statement(const TableState& ts, const Batch& batch,
+                                         const SchemaPlan& plan, bool upsert);
+  Status insert_rows(const TableState& ts, const Batch& batch, const SchemaPlan& plan,
+                     size_t* written);
+  Status insert_rejects(const LoadSpec& load, const std::vector<Reject>& rejects);
+
+  Connection db_;
+  SqliteOptions options_;
+
+  // The load in progress.
+  std::optional<LoadSpec> load_;
+  bool in_transaction_ = false;
+  std::map<std::string, TableState> tables_;
+  std::unordered_map<std::string, Stmt> inserts_;  // key: physical table, mode, columns
+  std::vector<Binding> bindings_;                  // reused per batch
+  std::vector<std::array<char, 40>> text_buf_;     // formatted values live until the step
+  // merge: pre-existing child tables of the root and the root ids whose children are
+  // replaced at commit.
+  std::optional<std::vector<std::string>> merge_children_;
+  std::unordered_set<std::string> merged_root_ids_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Opening, state, load lifecycle
+
+Status SqliteDestination::init() {
+  sqlite3_busy_timeout(db_.get(), options_.busy_timeout_ms);
+  if (options_.page_size > 0)  // a no-op unless the file is new
+    FERRY_TRY(db_.exec(fmt::format("PRAGMA page_size={}", options_.page_size)));
+  FERRY_TRY(db_.exec("PRAGMA journal_mode=WAL", "enabling WAL"));
+  FERRY_TRY(db_.exec("PRAGMA synchronous=NORMAL", "setting synchronous"));
+  // A big load grows the WAL to the load's size; cut it back once it has been checkpointed.
+  FERRY_TRY(db_.exec("PRAGMA journal_size_limit=67108864", "setting journal_size_limit"));
+  // Only a new warehouse needs the write lock, which a running load may hold for long.
+  FERRY_ASSIGN(Stmt count,
+               db_.prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('_ferry_loads', "
+                           "'_ferry_state', '_ferry_rejects', '_ferry_rejects_job', "
+                           "'_ferry_columns')"));
+  int rc = sqlite3_step(count.get());
+  if (rc != SQLITE_ROW) return db_.error(rc, "reading the schema");
+  if (sqlite3_column_int(count.get(), 0) == 5) return Status::ok();
+  count.reset();
+  FERRY_TRY(db_.exec("BEGIN IMMEDIATE", "creating ferry's tables"));
+  Status st = db_.exec(kMetaSchema, "creating ferry's tables");
+  if (st) st = db_.exec("COMMIT", "creating ferry's tables");
+  if (!st) static_cast<void>(db_.exec("ROLLBACK"));  // best effort; the error is `st`
+  return st;
+}
+
+Result<nlohmann::json> SqliteDestination::read_state(const std::string& job_id) {
+  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT state FROM _ferry_state WHERE job_id = ?1"));
+  bind_static(stmt.get(), 1, job_id);
+  int rc = sqlite3_step(stmt.get());
+  if (rc == SQLITE_DONE) return nlohmann::json::object();
+  if (rc != SQLITE_ROW) return db_.error(rc, "reading the state of job " + job_id);
+  auto state = nlohmann::json::parse(column_text(stmt.get(), 0), nullptr, false);
+  if (state.is_discarded())
+    return Status::io("the state of job {} in _ferry_state is not valid JSON", job_id);
+  if (state.is_null()) return nlohmann::json::object();
+  return state;
+}
+
+Result<bool> SqliteDestination::load_committed(const std::string& load_id) {
+  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT 1 FROM _ferry_loads WHERE load_id = ?1"));
+  bind_static(stmt.get(), 1, load_id);
+  int rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error(rc, "reading _ferry_loads");
+  return rc == SQLITE_ROW;
+}
+
+Status SqliteDestination::begin(const LoadSpec& load) {
+  if (load_) return Status::internal("begin(): load {} is still in progress", load_->load_id);
+  if (load.load_id.empty()) return Status::internal("begin(): the load has no id");
+  if (load.mode == WriteMode::kMerge && load.primary_key.empty())
+    return Status::invalid("mode merge needs a primary_key (table {})", load.root_table);
+  FERRY_ASSIGN(bool committed, load_committed(load.load_id));
+  if (committed) return Status(Code::kCancelled, "already committed");
+  load_ = load;
+  return Status::ok();
+}
+
+Status SqliteDestination::ensure_transaction() {
+  if (!load_) return Status::internal("no load in progress (begin() first)");
+  if (in_transaction_) return Status::ok();
+  FERRY_TRY(db_.exec("BEGIN IMMEDIATE", "starting the load's transaction"));
+  in_transaction_ = true;
+  if (options_.load_cache_kib > 0)
+    FERRY_TRY(db_.exec(fmt::format("PRAGMA cache_size=-{}", options_.load_cache_kib)));
+  // A retry of the same load may have committed since begin() looked.
+  FERRY_ASSIGN(bool committed, load_committed(load_->load_id));
+  if (committed) {
+    rollback();
+    return Status(Code::kCancelled, "already committed");
+  }
+  return Status::ok();
+}
+
+void SqliteDestination::end_load() {
+  inserts_.clear();
+  tables_.clear();
+  merge_children_.reset();
+  merged_root_ids_.clear();
+  if (load_ && options_.load_cache_kib > 0) {
+    static_cast<void>(db_.exec("PRAGMA cache_size=-2000"));  // SQLite's default; best effort
+    sqlite3_db_release_memory(db_.get());
+  }
+  load_.reset();
+}
+
+void SqliteDestination::rollback() {
+  inserts_.clear();  // no statement may be pending when the transaction ends
+  if (in_transaction_) {
+    if (!sqlite3_get_autocommit(db_.get())) static_cast<void>(db_.exec("ROLLBACK"));  // best effort
+    in_transaction_ = false;
+  }
+  end_load();
+}
+
+Status SqliteDestination::commit(const nlohmann::json& state, const LoadStats& stats) {
+  if (!load_) return Status::internal("commit(): no load in progress");
+  FERRY_TRY(ensure_transaction());
+  Status st = [&]() -> Status {
+    if (load_->mode == WriteMode::kReplace) FERRY_TRY(swap_replaced_tables());
+    if (load_->mode == WriteMode::kMerge) FERRY_TRY(delete_replaced_children());
+    inserts_.clear();
+    std::string now = now_iso();
+    FERRY_ASSIGN(Stmt loads, db_.prepare("INSERT INTO _ferry_loads (load_id, job_id, run_id, "
+                                         "committed_at, rows_loaded, rows_rejected) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    bind_static(loads.get(), 1, load_->load_id);
+    bind_static(loads.get(), 2, load_->job_id);
+    bind_static(loads.get(), 3, load_->run_id);
+    bind_static(loads.get(), 4, now);
+    sqlite3_bind_int64(loads.get(), 5, stats.rows_loaded);
+    sqlite3_bind_int64(loads.get(), 6, stats.rows_rejected);
+    FERRY_TRY(db_.run(loads.get(), "recording the load in _ferry_loads"));
+
+    std::string state_text =
+        state.is_null() ? "{}"
+                        : state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    FERRY_ASSIGN(Stmt upsert,
+                 db_.prepare("INSERT INTO _ferry_state (job_id, state, updated_at) "
+                             "VALUES (?1, ?2, ?3) ON CONFLICT (job_id) DO UPDATE SET "
+                             "state = excluded.state, updated_at = excluded.updated_at"));
+    bind_static(upsert.get(), 1, load_->job_id);
+    bind_static(upsert.get(), 2, state_text);
+    bind_static(upsert.get(), 3, now);
+    FERRY_TRY(db_.run(upsert.get(), "saving the job's state"));
+    return db_.exec("COMMIT", "committing the load");
+  }();
+  if (!st) {
+    rollback();
+    return st;
+  }
+  in_transaction_ = false;
+  end_load();
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------------------------
+// Tables and DDL
+
+Result<std::optional<StoredTable>> SqliteDestination::load_table(const std::string& physical) {
+  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT p.name, p.type, c.ferry_type "
+                                      "FROM pragma_table_info(?1) AS p "
+                                      "LEFT JOIN _ferry_columns AS c "
+                                      "ON c.table_name = ?1 AND c.column_name = p.name "
+                                      "ORDER BY p.cid"));
+  bind_static(stmt.get(), 1, physical);
+  StoredTable table;
+  table.schema.name = physical;
+  bool any = false;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    any = true;
+    std::string name(column_text(stmt.get(), 0));
+    if (name == kLoadIdColumn) {
+      table.has_load_id = true;
+      continue;
+    }
+    std::optional<Type> type;
+    if (sqlite3_column_type(stmt.get(), 2) != SQLITE_NULL)
+      type = parse_type_name(column_text(stmt.get(), 2));
+    if (!type) type = parse_type_name(column_text(stmt.get(), 1));
+    table.schema.fields.push_back(Field{std::move(name), type.value_or(Type::kText), true});
+  }
+  if (rc != SQLITE_DONE) return db_.error(rc, "reading the columns of table " + physical);
+  if (!any) return std::optional<StoredTable>();
+  return std::optional<StoredTable>(std::move(table));
+}
+
+Result<TableState*> SqliteDestination::table_state(const std::string& name) {
+  auto it = tables_.find(name);
+  if (it != tables_.end()) return &it->second;
+  if (starts_with(name, "_ferry_") || starts_with(name, "sqlite_") ||
+      name.find(kStagingInfix) != std::string::npos)
+    return Status::invalid("table name {} is reserved", name);
+
+  FERRY_ASSIGN(auto stored, load_table(name));
+  TableState ts;
+  ts.name = name;
+  if (stored) {
+    ts.schema = std::move(stored->schema);
+    ts.schema->name = name;
+  }
+  if (load_->mode == WriteMode::kReplace) {
+    ts.physical = name + kStagingInfix + short_load_id(load_->load_id);
+    ts.staged = true;
+    FERRY_TRY(db_.exec("DROP TABLE IF EXISTS " + quote_ident(ts.physical)));
+  } else {
+    ts.physical = name;
+    ts.exists = stored.has_value();
+    if (stored && !stored->has_load_id) {
+      FERRY_TRY(db_.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} TEXT", quote_ident(name),
+                                     quote_ident(kLoadIdColumn))));
+    }
+  }
+  return &tables_.emplace(name, std::move(ts)).first->second;
+}
+
+Status SqliteDestination::record_columns(const std::string& physical,
+                                         const std::vector<Field>& fields) {
+  FERRY_ASSIGN(Stmt stmt,
+               db_.prepare("INSERT OR REPLACE INTO _ferry_columns (table_name, column_name, "
+                           "ferry_type) VALUES (?1, ?2, ?3)"));
+  bind_static(stmt.get(), 1, physical);
+  for (const Field& f : fields) {
+    bind_static(stmt.get(), 2, f.name);
+    bind_static(stmt.get(), 3, type_name(f.type));
+    FERRY_TRY(db_.run(stmt.get(), "recording column types in _ferry_columns"));
+  }
+  return Status::ok();
+}
+
+Status SqliteDestination::create_table(const std::string& physical, const TableSchema& schema) {
+  std::string sql = "CREATE TABLE " + quote_ident(physical) + " (";
+  for (const Field& f : schema.fields)
+    sql += quote_ident(f.name) + " " + sql_type(f.type) + ", ";
+  sql += quote_ident(kLoadIdColumn) + " TEXT)";
+  FERRY_TRY(db_.exec(sql, "creating table " + physical));
+  // Types recorded for an earlier table of this name (dropped outside ferry) are stale.
+  FERRY_ASSIGN(Stmt forget, db_.prepare("DELETE FROM _ferry_columns WHERE table_name = ?1"));
+  bind_static(forget.get(), 1, physical);
+  FERRY_TRY(db_.run(forget.get(), "clearing _ferry_columns"));
+  FERRY_TRY(record_columns(physical, schema.fields));
+  return record_columns(physical, {Field{kLoadIdColumn, Type::kText, true}});
+}
+
+Result<std::vector<std::string>> SqliteDestination::index_sql(const std::string& table) {
+  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
+                                      "tbl_name = ?1 AND sql IS NOT NULL"));
+  bind_static(stmt.get(), 1, table);
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW)
+    out.emplace_back(column_text(stmt.get(), 0));
+  if (rc != SQLITE_DONE) return db_.error(rc, "reading the indexes of " + table);
+  return out;
+}
+
+Status SqliteDestination::rename_table(const std::string& from, const std::string& to) {
+  // Legacy mode renames only the table: views that name `to` keep naming it (and are not
+  // re-checked while the old `to` is gone).
+  FERRY_TRY(db_.exec("PRAGMA legacy_alter_table=ON"));
+  Status st =
+      db_.exec(fmt::format("ALTER TABLE {} RENAME TO {}", quote_ident(from), quote_ident(to)),
+               fmt::format("renaming table {} to {}", from, to));
+  FERRY_TRY(db_.exec("PRAGMA legacy_alter_table=OFF"));
+  return st;
+}
+
+Status SqliteDestination::rebuild_table(const std::string& physical, const TableSchema& from,
+                                        const TableSchema& to) {
+  std::string tmp = "_ferry_rebuild_" + physical;
+  FERRY_ASSIGN(auto indexes, index_sql(physical));
+  FERRY_TRY(db_.exec("DROP TABLE IF EXISTS " + quote_ident(tmp)));
+  FERRY_TRY(create_table(tmp, to));
+  std::string cols, exprs;
+  for (const Field& f : to.fields) {
+    const Field* old = from.find(f.name);
+    cols += quote_ident(f.name) + ", ";
+    exprs += old ? sqlite_dst::convert_expr(quote_ident(f.name), old->type, f.type) : "NULL";
+    exprs += ", ";
+  }
+  cols += quote_ident(kLoadIdColumn);
+  exprs += quote_ident(kLoadIdColumn);
+  FERRY_TRY(db_.exec(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}", quote_ident(tmp), cols,
+                                 exprs, quote_ident(physical)),
+                     "copying table " + physical + " to widen its columns"));
+  FERRY_TRY(db_.exec("DROP TABLE " + quote_ident(physical)));
+  FERRY_TRY(rename_table(tmp, physical));
+  for (const std::string& sql : indexes)
+    FERRY_TRY(db_.exec(sql, "re-creating an index of " + physical));
+  FERRY_ASSIGN(Stmt move, db_.prepare("DELETE FROM _ferry_columns WHERE table_name = ?1"));
+  bind_static(move.get(), 1, physical);
+  FERRY_TRY(db_.run(move.get(), "updating _ferry_columns"));
+  FERRY_ASSIGN(Stmt rename,
+               db_.prepare("UPDATE _ferry_columns SET table_name = ?1 WHERE table_name = ?2"));
+  bind_static(rename.get(), 1, physical);
+  bind_static(rename.get(), 2, tmp);
+  return db_.run(rename.get(), "updating _ferry_columns");
+}
+
+void SqliteDestination::forget_statements(const std::string& physical) {
+  std::string prefix = physical + '\x1f';
+  for (auto it = inserts_.begin(); it != inserts_.end();) {
+    if (starts_with(it->first, prefix)) {
+      it = inserts_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Status SqliteDestination::apply_plan(TableState& ts, const SchemaPlan& plan) {
+  if (!ts.exists) {
+    FERRY_TRY(create_table(ts.physical, plan.table));
+    ts.exists = true;
+    ts.schema = plan.table;
+    forget_statements(ts.physical);
+    return Status::ok();
+  }
+  if (plan.changes.empty()) return Status::ok();
+  forget_statements(ts.physical);
+
+  bool rebuild = false;
+  for (const SchemaChange& c : plan.changes)
+    if (c.kind == SchemaChange::Kind::kWidenColumn && sqlite_dst::needs_rebuild(c.from, c.to))
+      rebuild = true;
+  if (rebuild) {
+    FERRY_TRY(rebuild_table(ts.physical, *ts.schema, plan.table));
+    ts.schema = plan.table;
+    return Status::ok();
+  }
+  std::vector<Field> changed;
+  for (const SchemaChange& c : plan.changes) {
+    const Field* f = plan.table.find(c.column);
+    if (f == nullptr) continue;
+    if (c.kind == SchemaChange::Kind::kAddColumn) {
+      FERRY_TRY(db_.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", quote_ident(ts.physical),
+                                     quote_ident(f->name), sql_type(f->type)),
+                         "adding column " + ts.name + "." + f->name));
+    } else if (c.kind == SchemaChange::Kind::kWidenColumn) {
+      std::string q = quote_ident(f->name);
+      std::string expr = sqlite_dst::convert_expr(q, c.from, c.to);
+      if (expr != q)
+        FERRY_TRY(db_.exec(fmt::format("UPDATE {} SET {} = {}", quote_ident(ts.physical), q, expr),
+                           "widening column " + ts.name + "." + f->name));
+    }
+    changed.push_back(*f);
+  }
+  FERRY_TRY(record_columns(ts.physical, changed));
+  ts.schema = plan.table;
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------------------------
+// merge and replace
+
+Status SqliteDestination::ensure_pk_index(TableState& ts) {
+  if (ts.pk_index) return Status::ok();
+  const std::vector<std::string>& pk = load_->primary_key;
+  std::string index = "_ferry_pk_" + ts.physical;
+  FERRY_ASSIGN(Stmt info, db_.prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno"));
+  bind_static(info.get(), 1, index);
+  std::vector<std::string> current;
+  int rc;
+  while ((rc = sqlite3_step(info.get())) == SQLITE_ROW)
+    current.emplace_back(column_text(info.get(), 0));
+  if (rc != SQLITE_DONE) return db_.error(rc, "reading index " + index);
+  if (current != pk) {
+    std::string cols;
+    for (const std::string& k : pk)
+      cols += (cols.empty() ? "" : ", ") + quote_ident(k);
+    FERRY_TRY(db_.exec("DROP INDEX IF EXISTS " + quote_ident(index)));
+    Status st = db_.exec(fmt::format("CREATE UNIQUE INDEX {} ON {} ({})", quote_ident(index),
+                                     quote_ident(ts.physical), cols));
+    if (!st)
+      return Status::invalid(
+          "mode merge needs primary key ({}) to be unique in table {}, but it is not: {}",
+          fmt::join(pk, ", "), ts.name, st.message());
+  }
+  ts.pk_index = true;
+  return Status::ok();
+}
+
+Status SqliteDestination::find_merge_children() {
+  if (merge_children_) return Status::ok();
+  merge_children_.emplace();
+  std::string prefix = load_->root_table + kNestSeparator;
+  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                      "AND substr(name, 1, length(?1)) = ?1 ORDER BY name"));
+  bind_static(stmt.get(), 1, prefix);
+  std::vector<std::string> names;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW)
+    names.emplace_back(column_text(stmt.get(), 0));
+  if (rc != SQLITE_DONE) return db_.error(rc, "listing child tables of " + load_->root_table);
+  for (const std::string& name : names) {
+    if (name.find(kStagingInfix) != std::string::npos) continue;
+    FERRY_ASSIGN(auto stored, load_table(name));
+    if (!stored || !stored->has_load_id || !stored->schema.find(kRootIdColumn)) continue;
+    FERRY_TRY(db_.exec(fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+                                   quote_ident("_ferry_rootid_" + name), quote_ident(name),
+                                   quote_ident(kRootIdColumn))));
+    merge_children_->push_back(name);
+  }
+  return Status::ok();
+}
+
+Status SqliteDestination::collect_root_ids(const TableState& ts, const Batch& batch,
+                                           const SchemaPlan& plan) {
+  FERRY_TRY(find_merge_children());
+  if (merge_children_->empty()) return Status::ok();
+  // The ids the rows have now...
+  int id_col = batch.find(kRowIdColumn);
+  if (id_col >= 0) {
+    const Column& col = batch.column(static_cast<size_t>(id_col));
+    for (size_t r = 0; r < batch.num_rows(); ++r)
+      if (!plan.skipped(r) && !col[r].is_null()) merged_root_ids_.emplace(col.text(r));
+  }
+  // ...and the ids of the rows they replace.
+  if (!ts.schema || !ts.schema->find(kRowIdColumn)) return Status::ok();
+  std::string where;
+  std::vector<Binding> keys;
+  for (const std::string& k : load_->primary_key) {
+    where +=
+        (where.empty() ? "" : " AND ") + quote_ident(k) + " = ?" + std::to_string(keys.size() + 1);
+    size_t ci = static_cast<size_t>(batch.find(k));
+    const Field* f = ts.schema->find(k);
+    keys.push_back(Binding{&batch.column(ci), ci, f ? f->type : Type::kText});
+  }
+  FERRY_ASSIGN(Stmt stmt,
+               db_.prepare(fmt::format("SELECT {} FROM {} WHERE {}", quote_ident(kRowIdColumn),
+                                       quote_ident(ts.physical), where)));
+  for (size_t r = 0; r < batch.num_rows(); ++r) {
+    if (plan.skipped(r)) continue;
+    for (size_t k = 0; k < keys.size(); ++k) {
+      const Column& col = *keys[k].column;
+      const Cell& c = col[r];
+      if (c.type == Type::kInt || c.type == Type::kBool) {
+        sqlite3_bind_int64(stmt.get(), static_cast<int>(k + 1), c.i);
+      } else if (c.type == Type::kDouble && keys[k].type != Type::kText) {
+        sqlite3_bind_double(stmt.get(), static_cast<int>(k + 1), c.d);
+      } else {
+        bind_static(stmt.get(), static_cast<int>(k + 1), col.text(c));
+      }
+    }
+    int rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_ROW && sqlite3_column_type(stmt.get(), 0) != SQLITE_NULL)
+      merged_root_ids_.emplace(column_text(stmt.get(), 0));
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return db_.error(rc, "looking up merged rows of " + ts.name);
+    sqlite3_reset(stmt.get());
+  }
+  return Status::ok();
+}
+
+Status SqliteDestination::delete_replaced_children() {
+  if (!merge_children_ || merged_root_ids_.empty()) return Status::ok();
+  for (const std::string& child : *merge_children_) {
+    FERRY_ASSIGN(Stmt del, db_.prepare(fmt::format("DELETE FROM {} WHERE {} = ?1 AND {} IS NOT ?2",
+                                                   quote_ident(child), quote_ident(kRootIdColumn),
+                                                   quote_ident(kLoadIdColumn))));
+    bind_static(del.get(), 2, load_->load_id);
+    for (const std::string& id : merged_root_ids_) {
+      bind_static(del.get(), 1, id);
+      FERRY_TRY(db_.run(del.get(), "deleting replaced child rows of " + child));
+    }
+  }
+  return Status::ok();
+}
+
+Status SqliteDestination::swap_replaced_tables() {
+  inserts_.clear();
+  // Known tables of the root (itself and its child tables) that got no rows are emptied:
+  // a replace load without rows leaves them empty, with their schema.
+  std::string prefix = load_->root_table + kNestSeparator;
+  FERRY_ASSIGN(Stmt list, db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                                      "(name = ?1 OR substr(name, 1, length(?2)) = ?2)"));
+  bind_static(list.get(), 1, load_->root_table);
+  bind_static(list.get(), 2, prefix);
+  std::vector<std::string> names;
+  int rc;
+  while ((rc = sqlite3_step(list.get())) == SQLITE_ROW)
+    names.emplace_back(column_text(list.get(), 0));
+  if (rc != SQLITE_DONE) return db_.error(rc, "listing tables of " + load_->root_table);
+  for (const std::string& name : names) {
+    if (tables_.count(name) || name.find(kStagingInfix) != std::string::npos) continue;
+    if (name != load_->root_table) {
+      FERRY_ASSIGN(auto stored, load_table(name));
+      if (!stored || !stored->has_load_id ||
+          (!stored->schema.find(kRootIdColumn) && !stored->schema.find(kParentIdColumn)))
+        continue;  // not a child table of this root
+    }
+    FERRY_TRY(db_.exec("DELETE FROM " + quote_ident(name), "emptying table " + name));
+  }
+
+  for (auto& [name, ts] : tables_) {
+    if (!ts.staged || !ts.exists) continue;
+    // The old table's own indexes (not ferry's) are re-created on the new one when they fit.
+    FERRY_ASSIGN(auto indexes, index_sql(name));
+    FERRY_TRY(db_.exec("DROP TABLE IF EXISTS " + quote_ident(name)));
+    FERRY_TRY(rename_table(ts.physical, name));
+    for (const std::string& sql : indexes) {
+      static_cast<void>(db_.exec(sql));  // best effort: a column may be gone
+      if (sqlite3_get_autocommit(db_.get()))
+        return Status::io("the transaction ended while re-creating indexes of {}", name);
+    }
+    FERRY_ASSIGN(Stmt forget, db_.prepare("DELETE FROM _ferry_columns WHERE table_name = ?1"));
+    bind_static(forget.get(), 1, name);
+    FERRY_TRY(db_.run(forget.get(), "updating _ferry_columns"));
+    FERRY_ASSIGN(Stmt move,
+                 db_.prepare("UPDATE _ferry_columns SET table_name = ?1 WHERE table_name = ?2"));
+    bind_static(move.get(), 1, name);
+    bind_static(move.get(), 2, ts.physical);
+    FERRY_TRY(db_.run(move.get(), "updating _ferry_columns"));
+  }
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing rows
+
+Result<sqlite3_stmt*> SqliteDestination::insert_statement(const TableState& ts, const Batch& batch,
+                                                          const SchemaPlan& plan, bool upsert) {
+  std::string key = ts.physical + '\x1f' + (upsert ? 'u' : 'i');
+  for (const Binding& b : bindings_) {
+    key += '\x1f';
+    key += b.column->name();
+  }
+  auto it = inserts_.find(key);
+  if (it != inserts_.end()) return it->second.get();
+
+  std::string cols, params, set;
+  int n = 0;
+  for (const Binding& b : bindings_) {
+    std::string q = quote_ident(b.column->name());
+    cols += q + ", ";
+    params += "?" + std::to_string(++n) + ", ";
+    const auto& pk = load_->primary_key;
+    if (std::find(pk.begin(), pk.end(), b.column->name()) == pk.end())
+      set += q + " = excluded." + q + ", ";
+  }
+  cols += quote_ident(kLoadIdColumn);
+  params += "?" + std::to_string(++n);
+  std::string sql =
+      fmt::format("INSERT INTO {} ({}) VALUES ({})", quote_ident(ts.physical), cols, params);
+  if (upsert) {
+    // A merged row is replaced whole: columns the batch does not have become null.
+    for (const Field& f : plan.table.fields) {
+      const auto& pk = load_->primary_key;
+      int bi = batch.find(f.name);
+      bool bound = bi >= 0 && plan.column_field[static_cast<size_t>(bi)] >= 0;
+      if (!bound && std::find(pk.begin(), pk.end(), f.name) == pk.end())
+        set += quote_ident(f.name) + " = NULL, ";
+    }
+    std::string conflict;
+    for (const std::string& k : load_->primary_key)
+      conflict += (conflict.empty() ? "" : ", ") + quote_ident(k);
+    std::string load_col = quote_ident(kLoadIdColumn);
+    sql += fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}{} = excluded.{}", conflict, set,
+                       load_col, load_col);
+  }
+  FERRY_ASSIGN(Stmt stmt, db_.prepare(sql));
+  bind_static(stmt.get(), n, load_->load_id);  // once per statement, kept across resets
+  sqlite3_stmt* raw = stmt.get();
+  inserts_.emplace(std::move(key), std::move(stmt));
+  return raw;
+}
+
+// Binds one non-null cell as the column's type. Formatted text goes to buf, which must
+// live until the statement is stepped.
+inline int bind_cell(sqlite3_stmt* stmt, int index, const Column& col, const Cell& c, Type type,
+                     char* buf) {
+  switch (type) {
+    case Type::kInt:
+    case Type::kBool:
+      if (c.type == Type::kInt || c.type == Type::kBool)
+        return sqlite3_bind_int64(stmt, index, c.i);
+      break;
+    case Type::kDouble:
+      if (c.type == Type::kDouble) return sqlite3_bind_double(stmt, index, c.d);
+      if (c.type == Type::kInt) return sqlite3_bind_double(stmt, index, static_cast<double>(c.i));
+      break;
+    case Type::kDecimal:
+      if (c.type == Type::kInt) return sqlite3_bind_int64(stmt, index, c.i);
+      if (c.type == Type::kDouble) return sqlite3_bind_double(stmt, index, c.d);
+      break;
+    case Type::kDate:
+      if (c.type == Type::kDate) {
+        std::string_view text = col.text(c);
+        if (sqlite_dst::is_canonical_date(text)) return bind_static(stmt, index, text);
+        return bind_static(stmt, index, std::string_view(buf, sqlite_dst::write_date(c.i, buf)));
+      }
+      break;
+    case Type::kTimestamp:
+      if (c.type == Type::kTimestamp) {
+        std::string_view text = col.text(c);
+        if (sqlite_dst::is_canonical_timestamp(text, c.i)) return bind_static(stmt, index, text);
+        return bind_static(stmt, index,
+                           std::string_view(buf, sqlite_dst::write_timestamp(c.i, buf)));
+      }
+      if (c.type == Type::kDate)
+        return bind_static(
+            stmt, index,
+            std::string_view(buf, sqlite_dst::write_timestamp(c.i * 86400 * 1000000, buf)));
+      break;
+    case Type::kNull:
+    case Type::kText:
+    case Type::kJson:
+      break;
+  }
+  // Text columns, decimals, and any value of another type: the source's own text.
+  return bind_static(stmt, index, col.text(c));
+}
+
+Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
+                                      const SchemaPlan& plan, size_t* written) {
+  *written = 0;
+  if (plan.rows_to_write(batch) == 0) return Status::ok();
+  bindings_.clear();
+  for (size_t ci = 0; ci < batch.num_columns(); ++ci) {
+    int f = plan.column_field[ci];
+    if (f < 0) continue;
+    bindings_.push_back(
+        Binding{&batch.column(ci), ci, plan.table.fields[static_cast<size_t>(f)].type});
+  }
+  const bool upsert = load_->mode == WriteMode::kMerge && ts.name == load_->root_table;
+  FERRY_ASSIGN(sqlite3_stmt * stmt, insert_statement(ts, batch, plan, upsert));
+  if (text_buf_.size() < bindings_.size()) text_buf_.resize(bindings_.size());
+
+  const size_t rows = batch.num_rows();
+  const size_t nb = bindings_.size();
+  bool any_nulled = false;
+  for (const auto& v : plan.null_value)
+    any_nulled |= !v.empty();
+  for (size_t r = 0; r < rows; ++r) {
+    if (plan.skipped(r)) continue;
+    for (size_t k = 0; k < nb; ++k) {
+      const Binding& b = bindings_[k];
+      const Cell& c = b.column->cells()[r];
+      const int index = static_cast<int>(k + 1);
+      if (c.is_null() || (any_nulled && plan.nulled(b.batch_index, r))) {
+        sqlite3_bind_null(stmt, index);
+      } else {
+        bind_cell(stmt, index, *b.column, c, b.type, text_buf_[k].data());
+      }
+    }
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) {
+      Status st = db_.error(rc, "writing into table " + ts.name);
+      sqlite3_reset(stmt);
+      std::string where = batch.origin_source();
+      if (r < batch.row_lines().size())
+        where += fmt::format("{}line {}", where.empty() ? "" : ":", batch.row_lines()[r]);
+      return where.empty() ? st : st.with_context(where);
+    }
+    sqlite3_reset(stmt);
+    ++*written;
+  }
+  return Status::ok();
+}
+
+Status SqliteDestination::write(const Batch& batch, WriteResult* result) {
+  if (!load_) return Status::internal("write(): no load in progress");
+  if (batch.table().empty()) return Status::internal("write(): the batch has no table name");
+  for (const Column& col : batch.columns())
+    if (col.size() != batch.num_rows())
+      return Status::internal("write(): column {} of table {} has {} values for {} rows",
+                              col.name(), batch.table(), col.size(), batch.num_rows());
+  FERRY_TRY(ensure_transaction());
+  FERRY_ASSIGN(TableState * ts, table_state(batch.table()));
+  const bool merge_root = load_->mode == WriteMode::kMerge && ts->name == load_->root_table;
+
+  PlanOptions options;
+  options.policy = load_->schema_policy;
+  options.ignore_columns = {kLoadIdColumn};
+  if (merge_root) options.primary_key = load_->primary_key;
+  FERRY_ASSIGN(SchemaPlan plan, plan_schema(ts->schema ? &*ts->schema : nullptr, batch, options));
+  FERRY_TRY(apply_plan(*ts, plan));
+  if (merge_root) {
+    FERRY_TRY(ensure_pk_index(*ts));
+    FERRY_TRY(collect_root_ids(*ts, batch, plan));
+  }
+  size_t written = 0;
+  FERRY_TRY(insert_rows(*ts, batch, plan, &written));
+  if (result) {
+    result->rows_written += written;
+    result->changes.insert(result->changes.end(), plan.changes.begin(), plan.changes.end());
+    result->rejects.insert(result->rejects.end(), std::make_move_iterator(plan.rejects.begin()),
+                           std::make_move_iterator(plan.rejects.end()));
+  }
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------------------------
+// Rejects
+
+Status SqliteDestination::insert_rejects(const LoadSpec& load, const std::vector<Reject>& rejects) {
+  if (rejects.empty()) return Status::ok();
+  FERRY_ASSIGN(Stmt stmt, db_.prepare("INSERT INTO _ferry_rejects (job_id, run_id, load_id, "
+                                      "source, line, byte_offset, reason, raw, rejected_at) "
+                                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  std::string now = now_iso();
+  bind_static(stmt.get(), 1, load.job_id);
+  bind_static(stmt.get(), 2, load.run_id);
+  bind_static(stmt.get(), 3, load.load_id);
+  bind_static(stmt.get(), 9, now);
+  for (const Reject& r : rejects) {
+    bind_static(stmt.get(), 4, r.origin.source);
+    if (r.origin.line > 0) {
+      sqlite3_bind_int64(stmt.get(), 5, r.origin.line);
+    } else {
+      sqlite3_bind_null(stmt.get(), 5);
+    }
+    if (r.origin.offset >= 0) {
+      sqlite3_bind_int64(stmt.get(), 6, r.origin.offset);
+    } else {
+      sqlite3_bind_null(stmt.get(), 6);
+    }
+    bind_static(stmt.get(), 7, r.reason);
+    bind_static(stmt.get(), 8, std::string_view(r.raw).substr(0, kMaxRawBytes));
+    FERRY_TRY(db_.run(stmt.get(), "writing _ferry_rejects"));
+  }
+  return Status::ok();
+}
+
+Status SqliteDestination::write_rejects(const std::vector<Reject>& rejects) {
+  if (!load_) return Status::internal("write_rejects(): no load in progress");
+  if (rejects.empty()) return Status::ok();
+  FERRY_TRY(ensure_transaction());
+  return insert_rejects(*load_, rejects);
+}
+
+Status SqliteDestination::save_failed_rejects(const LoadSpec& load,
+                                              const std::vector<Reject>& rejects) {
+  if (load_) return Status::internal("save_failed_rejects(): a load is in progress");
+  if (rejects.empty()) return Status::ok();
+  FERRY_TRY(db_.exec("BEGIN IMMEDIATE", "saving rejects"));
+  Status st = insert_rejects(load, rejects);
+  if (st) st = db_.exec("COMMIT", "saving rejects");
+  if (!st && !sqlite3_get_autocommit(db_.get())) static_cast<void>(db_.exec("ROLLBACK"));
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------
+// SQL for transforms, the CLI and tests
+
+Status SqliteDestination::execute(const std::string& sql) {
+  if (load_) return Status::internal("execute(): a load is in progress");
+  FERRY_TRY(db_.exec("BEGIN IMMEDIATE", "starting a transaction"));
+  Status st = db_.exec(sql, "executing SQL");
+  if (st) st = db_.exec("COMMIT", "committing SQL");
+  if (!st && !sqlite3_get_autocommit(db_.get())) static_cast<void>(db_.exec("ROLLBACK"));
+  return st;
+}
+
+Result<std::vector<std::vector<std::optional<std::string>>>> SqliteDestination::query(
+    const std::string& sql) {
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  const char* p = sql.c_str();
+  const char* end = p + sql.size();
+  while (p < end) {
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db_.get(), p, static_cast<int>(end - p), &raw, &tail);
+    Stmt stmt(raw);
+    if (rc != SQLITE_OK) return db_.error(rc, "query");
+    p = tail;
+    if (!stmt) continue;  // whitespace or a comment
+    const int ncols = sqlite3_column_count(raw);
+    if (ncols > 0) {  // the rows of the last statement that has columns, after its header
+      rows.clear();
+      auto& header = rows.emplace_back();
+      for (int i = 0; i < ncols; ++i)
+        header.emplace_back(std::string(sqlite3_column_name(raw, i)));
+    }
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      auto& row = rows.emplace_back();
+      row.reserve(static_cast<size_t>(ncols));
+      for (int i = 0; i < ncols; ++i) {
+        if (sqlite3_column_type(raw, i) == SQLITE_NULL) {
+          row.emplace_back(std::nullopt);
+        } else {
+          row.emplace_back(std::string(column_text(raw, i)));
+        }
+      }
+    }
+    if (rc != SQLITE_DONE) return db_.error(rc, "query");
+  }
+  return rows;
+}
+
+Result<std::vector<TableSchema>> SqliteDestination::tables() {
+  FERRY_ASSIGN(Stmt list, db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                      "AND substr(name, 1, 7) <> '_ferry_' "
+                                      "AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name"));
+  std::vector<std::string> names;
+  int rc;
+  while ((rc = sqlite3_step(list.get())) == SQLITE_ROW)
+    names.emplace_back(column_text(list.get(), 0));
+  if (rc != SQLITE_DONE) return db_.error(rc, "listing tables");
+  FERRY_ASSIGN(Stmt keys, db_.prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno"));
+  std::vector<TableSchema> out;
+  for (const std::string& name : names) {
+    if (name.find(kStagingInfix) != std::string::npos) continue;
+    FERRY_ASSIGN(auto stored, load_table(name));
+    if (!stored) continue;
+    TableSchema schema = std::move(stored->schema);
+    if (stored->has_load_id) schema.fields.push_back(Field{kLoadIdColumn, Type::kText, true});
+    std::string index = "_ferry_pk_" + name;
+    bind_static(keys.get(), 1, index);
+    while ((rc = sqlite3_step(keys.get())) == SQLITE_ROW)
+      schema.primary_key.emplace_back(column_text(keys.get(), 0));
+    sqlite3_reset(keys.get());
+    out.push_back(std::move(schema));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Destination>> open_sqlite_destination(const std::string& path,
+                                                             const SqliteOptions& options) {
+  FERRY_ASSIGN(Connection conn, Connection::open(path));
+  auto dst = std::make_unique<SqliteDestination>(std::move(conn), options);
+  Status st = dst->init();
+  if (!st) return st.with_context("sqlite warehouse " + path);
+  return std::unique_ptr<Destination>(std::move(dst));
+}
+
+DestinationDescriptor sqlite_destination_descriptor() {
+  DestinationDescriptor d;
+  d.decl.kind = "sqlite";
+  d.decl.description = "Embedded SQLite warehouse: one database file";
+  d.decl.is_destination = true;
+  d.decl.connection_options = {
+      {"path", OptionType::kString, "",
+       "the database file, relative to the project folder (created when missing)", true, false},
+  };
+  d.decl.target_options = {
+      {"table", OptionType::kString, "",
+       "the table to load; nested arrays go to child tables <table>__<field>", true, false},
+      {"mode", OptionType::kString, "append",
+       "append | merge (upsert on primary_key) | replace (atomic swap of the whole table)", false,
+       false},
+      {"primary_key", OptionType::kList, "",
+       "the columns that identify a row; required by mode: merge", false, false},
+      {"connection", OptionType::kString, "",
+       "the warehouse connection to load into (default: the project's warehouse)", false, false},
+  };
+  d.create = [](const nlohmann::json& connection,
+                const std::string& project_dir) -> Result<std::unique_ptr<Destination>> {
+    auto it = connection.find("path");
+    if (it == connection.end() || !it->is_string() || it->get<std::string>().empty())
+      return Status::invalid("sqlite connection: option path (the database file) is required");
+    std::filesystem::path path = it->get<std::string>();
+    if (path.is_relative() && !project_dir.empty())
+      path = std::filesystem::path(project_dir) / path;
+    std::error_code ec;
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec)
+      return Status::io("sqlite connection: cannot create folder {}: {}",
+                        path.parent_path().string(), ec.message());
+    return open_sqlite_destination(path.string());
+  };
+  return d;
+}
+
+}  // namespace ferry

@@ -1,0 +1,578 @@
+#include "meta/metastore.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "core/redact.h"
+#include "core/sqlite.h"
+#include "testing.h"
+
+namespace ferry {
+namespace {
+
+using nlohmann::json;
+
+std::unique_ptr<Metastore> open_or_die(const testing::TempDir& dir,
+                                       const std::string& url = "sqlite:.ferry/meta.db") {
+  auto store = open_metastore(url, dir.str());
+  EXPECT_TRUE(store.ok()) << store.status().to_string();
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+JobRow job(const std::string& id, json params = json::object(), std::string origin = "apply") {
+  JobRow row;
+  row.id = id;
+  row.template_name = "store_orders";
+  row.params = std::move(params);
+  row.origin = std::move(origin);
+  return row;
+}
+
+std::vector<std::string> ids(const std::vector<JobRow>& jobs) {
+  std::vector<std::string> out;
+  for (const JobRow& j : jobs)
+    out.push_back(j.id);
+  return out;
+}
+
+// 2026-11-25T12:00:00.123Z (no std::regex: GCC 12 warns inside it under -fsanitize).
+bool is_iso_utc_ms(const std::string& time) {
+  const std::string pattern = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (time.size() != pattern.size()) return false;
+  for (size_t i = 0; i < time.size(); ++i) {
+    bool ok = pattern[i] == 'd' ? (time[i] >= '0' && time[i] <= '9') : time[i] == pattern[i];
+    if (!ok) return false;
+  }
+  return true;
+}
+
+TEST(Metastore, UrlKinds) {
+  testing::TempDir dir;
+  EXPECT_NE(open_or_die(dir, "sqlite:a/b/meta.db"), nullptr);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "a" / "b" / "meta.db"));
+  EXPECT_NE(open_or_die(dir, "bare.db"), nullptr);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "bare.db"));
+  std::string absolute = (dir.path() / "abs.db").string();
+  EXPECT_TRUE(open_metastore("sqlite:" + absolute, "/nonexistent-project").ok());
+  EXPECT_TRUE(std::filesystem::exists(absolute));
+
+  auto pg = open_metastore("postgres://etl:hunter2secret@db:5432/meta", dir.str());
+  ASSERT_FALSE(pg.ok());
+  EXPECT_EQ(pg.status().code(), Code::kInvalid);
+  EXPECT_EQ(pg.status().message().find("hunter2secret"), std::string::npos);
+  EXPECT_FALSE(open_metastore("mysql://x", dir.str()).ok());
+  EXPECT_FALSE(open_metastore("sqlite:", dir.str()).ok());
+}
+
+TEST(Metastore, JobsCrud) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->list_jobs()->empty());
+
+  JobRow a = job("b_orders", {{"store_id", 1}}, "cli");
+  a.spec = {{"target", {{"table", "ods_orders"}}}};
+  a.priority = 5;
+  a.watermark = "2024-01-01";
+  ASSERT_TRUE(store->put_job(a).is_ok());
+  ASSERT_TRUE(store->put_job(job("a_orders", {{"store_id", 2}}, "api")).is_ok());
+
+  auto got = store->get_job("b_orders");
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_TRUE(got->has_value());
+  const JobRow& b = **got;
+  EXPECT_EQ(b.template_name, "store_orders");
+  EXPECT_EQ(b.params, json({{"store_id", 1}}));
+  EXPECT_EQ(b.spec["target"]["table"], "ods_orders");
+  EXPECT_EQ(b.priority, 5);
+  EXPECT_EQ(b.watermark, "2024-01-01");
+  EXPECT_EQ(b.origin, "cli");
+  EXPECT_TRUE(b.enabled);
+  EXPECT_TRUE(is_iso_utc_ms(b.updated_at)) << b.updated_at;
+
+  EXPECT_EQ(ids(store->list_jobs().value()), (std::vector<std::string>{"a_orders", "b_orders"}));
+
+  a.params = {{"store_id", 10}};  // put_job replaces
+  ASSERT_TRUE(store->put_job(a).is_ok());
+  EXPECT_EQ((*store->get_job("b_orders"))->params["store_id"], 10);
+
+  ASSERT_TRUE(store->set_enabled("b_orders", false).is_ok());
+  ASSERT_TRUE(store->set_watermark("b_orders", "2024-06-01").is_ok());
+  auto changed = store->get_job("b_orders").value().value();
+  EXPECT_FALSE(changed.enabled);
+  EXPECT_EQ(changed.watermark, "2024-06-01");
+
+  ASSERT_TRUE(store->delete_job("a_orders").is_ok());
+  EXPECT_FALSE(store->get_job("a_orders")->has_value());
+  EXPECT_EQ(store->delete_job("a_orders").code(), Code::kNotFound);
+  EXPECT_EQ(store->set_enabled("ghost", true).code(), Code::kNotFound);
+  EXPECT_EQ(store->set_watermark("ghost", "x").code(), Code::kNotFound);
+  EXPECT_EQ(store->put_job(job("")).code(), Code::kInvalid);
+  EXPECT_EQ(store->put_job(job("x", json::object(), "robot")).code(), Code::kInvalid);
+}
+
+TEST(Metastore, HandInsertedJobRowGetsDefaultsAndOriginSql) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  {
+    auto db = SqliteDb::open((dir.path() / ".ferry" / "meta.db").string());
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->exec("INSERT INTO ferry_jobs (id, template, params) "
+                         "VALUES ('store_9', 'store_orders', '{\"store_id\": 9}')")
+                    .is_ok());
+    Status bad_json = db->exec("INSERT INTO ferry_jobs (id, params) VALUES ('bad', '{oops')");
+    EXPECT_EQ(bad_json.code(), Code::kInvalid) << bad_json.to_string();
+  }
+  auto row = store->get_job("store_9").value();
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->origin, "sql");
+  EXPECT_EQ(row->params["store_id"], 9);
+  EXPECT_TRUE(row->enabled);
+  EXPECT_TRUE(is_iso_utc_ms(row->updated_at)) << row->updated_at;
+  // `ferry apply` leaves it alone.
+  ASSERT_TRUE(store->apply_version(json::object(), {job("other")}, "apply").ok());
+  EXPECT_TRUE(store->get_job("store_9")->has_value());
+}
+
+TEST(Metastore, ApplyVersionReplacesOnlyItsOwnJobsAndKeepsWatermarks) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+
+  json project1 = {
+      {"project", "retail"},
+      {"control",
+       json::array({{{"on", "batch_failed"}, {"email", {{"to", {"data@acme.example"}}}}}})}};
+  auto v1 = store->apply_version(
+      project1, {job("orders_1", {{"store_id", 1}}), job("orders_2", {{"store_id", 2}})}, "apply");
+  ASSERT_TRUE(v1.ok()) << v1.status().to_string();
+  EXPECT_EQ(v1.value(), 1);
+  ASSERT_TRUE(store->put_job(job("manual", {{"store_id", 99}}, "cli")).is_ok());
+  ASSERT_TRUE(store->set_watermark("orders_1", "2024-05-05T00:00:00Z").is_ok());
+  ASSERT_TRUE(store->set_watermark("orders_2", "2024-06-06T00:00:00Z").is_ok());
+  const std::string orders1_updated = store->get_job("orders_1")->value().updated_at;
+
+  // v2: orders_1 unchanged, orders_2 changed, orders_3 new, orders_gone... orders_2 stays,
+  // and a job carrying its own (initial) watermark must not override the one reached.
+  JobRow changed = job("orders_2", {{"store_id", 22}});
+  changed.watermark = "1970-01-01";
+  JobRow fresh = job("orders_3", {{"store_id", 3}});
+  fresh.watermark = "2020-01-01";
+  json project2 = {
+      {"project", "retail"},
+      {"control", json::array({{{"on", "batch_succeeded"}, {"webhook", {{"url", "http://x"}}}},
+                               {{"on", "batch_failed"}, {"email", {{"to", {"a@b.c"}}}}}})}};
+  auto v2 =
+      store->apply_version(project2, {job("orders_1", {{"store_id", 1}}), changed, fresh}, "apply");
+  ASSERT_TRUE(v2.ok()) << v2.status().to_string();
+  EXPECT_EQ(v2.value(), 2);
+
+  auto jobs = store->list_jobs().value();
+  EXPECT_EQ(ids(jobs), (std::vector<std::string>{"manual", "orders_1", "orders_2", "orders_3"}));
+  auto orders1 = store->get_job("orders_1")->value();
+  EXPECT_EQ(orders1.watermark, "2024-05-05T00:00:00Z");
+  EXPECT_EQ(orders1.updated_at, orders1_updated);  // unchanged job untouched
+  auto orders2 = store->get_job("orders_2")->value();
+  EXPECT_EQ(orders2.watermark, "2024-06-06T00:00:00Z");
+  EXPECT_EQ(orders2.params["store_id"], 22);
+  EXPECT_EQ(store->get_job("orders_3")->value().watermark, "2020-01-01");
+  auto manual = store->get_job("manual")->value();
+  EXPECT_EQ(manual.origin, "cli");
+  EXPECT_EQ(manual.params["store_id"], 99);
+
+  // v3 drops orders_1 and orders_3.
+  auto v3 = store->apply_version(project2, {changed}, "apply");
+  ASSERT_TRUE(v3.ok());
+  EXPECT_EQ(ids(store->list_jobs().value()), (std::vector<std::string>{"manual", "orders_2"}));
+
+  auto audit = store->list_audit({}).value();
+  std::vector<AuditEvent> applied;
+  std::copy_if(audit.begin(), audit.end(), std::back_inserter(applied),
+               [](const AuditEvent& e) { return e.event == "config_applied"; });
+  ASSERT_EQ(applied.size(), 3u);
+  // Newest first.
+  EXPECT_EQ(applied[0].details["version"], 3);
+  EXPECT_EQ(applied[0].details["jobs_removed"], json({"orders_1", "orders_3"}));
+  EXPECT_EQ(applied[0].details["jobs_added"], json::array());
+  EXPECT_EQ(applied[1].details["version"], 2);
+  EXPECT_EQ(applied[1].details["jobs_added"], json({"orders_3"}));
+  EXPECT_EQ(applied[1].details["jobs_changed"], json({"orders_2"}));
+  EXPECT_EQ(applied[1].details["jobs_removed"], json::array());
+  EXPECT_EQ(applied[2].details["jobs_added"], json({"orders_1", "orders_2"}));
+
+  auto rules = store->control_rules();
+  ASSERT_TRUE(rules.ok());
+  ASSERT_EQ(rules->size(), 2u);
+  EXPECT_EQ((*rules)[0]["on"], "batch_succeeded");
+  EXPECT_EQ((*rules)[1]["email"]["to"][0], "a@b.c");
+
+  // No control key: the control table is emptied.
+  ASSERT_TRUE(store->apply_version({{"project", "retail"}}, {changed}, "apply").ok());
+  EXPECT_TRUE(store->control_rules()->empty());
+}
+
+TEST(Metastore, ApplyVersionLeavesAHandAddedRowWithTheSameIdAsItIs) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->put_job(job("mine", {{"by", "hand"}}, "cli")).is_ok());
+  auto v = store->apply_version(json::object(), {job("a"), job("mine", {{"by", "file"}})}, "");
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  auto mine = store->get_job("mine")->value();
+  EXPECT_EQ(mine.origin, "cli");
+  EXPECT_EQ(mine.params["by"], "hand");
+  auto audit = store->list_audit({}).value();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].details["jobs_kept"], json({"mine"}));
+  EXPECT_EQ(audit[0].details["jobs_added"], json({"a"}));
+}
+
+TEST(Metastore, ApplyVersionRefusesBadInputAndChangesNothing) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->put_job(job("mine", json::object(), "cli")).is_ok());
+
+  auto twice = store->apply_version(json::object(), {job("a"), job("a")}, "apply");
+  EXPECT_EQ(twice.status().code(), Code::kInvalid);
+  EXPECT_NE(twice.status().message().find("'a'"), std::string::npos);
+  auto bad_control = store->apply_version({{"control", "email"}}, {job("a")}, "apply");
+  EXPECT_EQ(bad_control.status().code(), Code::kInvalid);
+  auto bad_rule = store->apply_version({{"control", {1, 2}}}, {job("a")}, "apply");
+  EXPECT_EQ(bad_rule.status().code(), Code::kInvalid);
+  auto bad_job = store->apply_version(json::object(), {job("")}, "apply");
+  EXPECT_EQ(bad_job.status().code(), Code::kInvalid);
+
+  EXPECT_EQ(ids(store->list_jobs().value()), (std::vector<std::string>{"mine"}));
+  EXPECT_TRUE(store->list_versions()->empty());
+  EXPECT_FALSE(store->current_version()->has_value());
+  EXPECT_TRUE(store->list_audit({})->empty());
+}
+
+TEST(Metastore, VersionsAreStoredWithAStableHash) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  json p1 = {{"project", "retail"}, {"jobs", {{{"id", "a"}}}}};
+  json p2 = {{"project", "retail"}, {"jobs", json::array()}};
+  ASSERT_EQ(store->apply_version(p1, {job("a")}, "apply").value(), 1);
+  ASSERT_EQ(store->apply_version(p2, {}, "apply").value(), 2);
+  ASSERT_EQ(store->apply_version(p1, {job("a")}, "rollback to 1").value(), 3);
+
+  auto current = store->current_version().value();
+  ASSERT_TRUE(current.has_value());
+  EXPECT_EQ(current->version, 3);
+  EXPECT_EQ(current->note, "rollback to 1");
+  EXPECT_EQ(current->project, p1);
+  EXPECT_TRUE(is_iso_utc_ms(current->applied_at)) << current->applied_at;
+
+  auto v1 = store->get_version(1).value();
+  ASSERT_TRUE(v1.has_value());
+  EXPECT_EQ(v1->project, p1);
+  EXPECT_EQ(v1->hash, current->hash);  // same content, same hash
+  EXPECT_EQ(v1->hash.size(), 16u);
+  EXPECT_FALSE(store->get_version(42)->has_value());
+
+  auto versions = store->list_versions().value();
+  ASSERT_EQ(versions.size(), 3u);
+  EXPECT_EQ(versions[0].version, 3);
+  EXPECT_EQ(versions[2].version, 1);
+  EXPECT_NE(versions[1].hash, versions[0].hash);
+  EXPECT_TRUE(versions[0].project.is_null());  // listing leaves the project out
+}
+
+TEST(Metastore, RunLifecycle) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  auto id = store->create_run("orders_1", "batch-1", 1);
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  auto queued = store->get_run(*id).value().value();
+  EXPECT_EQ(queued.state, RunState::kQueued);
+  EXPECT_EQ(queued.job_id, "orders_1");
+  EXPECT_EQ(queued.batch_id, "batch-1");
+  EXPECT_TRUE(is_iso_utc_ms(queued.queued_at));
+  EXPECT_EQ(queued.started_at, "");
+  EXPECT_EQ(queued.finished_at, "");
+
+  ASSERT_TRUE(store->start_run(*id, "load-abc").is_ok());
+  auto running = store->get_run(*id).value().value();
+  EXPECT_EQ(running.state, RunState::kRunning);
+  EXPECT_EQ(running.load_id, "load-abc");
+  EXPECT_TRUE(is_iso_utc_ms(running.started_at));
+  EXPECT_NE(running.worker.find(':'), std::string::npos) << running.worker;
+  EXPECT_EQ(running.worker.substr(running.worker.rfind(':') + 1), std::to_string(getpid()));
+  // A second worker cannot take it.
+  EXPECT_EQ(store->start_run(*id, "load-other").code(), Code::kInvalid);
+
+  RunRow done = running;
+  done.state = RunState::kSucceeded;
+  done.rows_read = 120;
+  done.rows_loaded = 117;
+  done.rows_rejected = 3;
+  ASSERT_TRUE(store->finish_run(done).is_ok());
+  auto finished = store->get_run(*id).value().value();
+  EXPECT_EQ(finished.state, RunState::kSucceeded);
+  EXPECT_EQ(finished.rows_read, 120);
+  EXPECT_EQ(finished.rows_loaded, 117);
+  EXPECT_EQ(finished.rows_rejected, 3);
+  EXPECT_TRUE(is_iso_utc_ms(finished.finished_at));
+  EXPECT_EQ(finished.load_id, "load-abc");
+  EXPECT_EQ(store->finish_run(done).code(), Code::kInvalid);  // already finished
+
+  RunRow not_final = done;
+  not_final.state = RunState::kRunning;
+  EXPECT_EQ(store->finish_run(not_final).code(), Code::kInvalid);
+  EXPECT_EQ(store->start_run(4242, "x").code(), Code::kNotFound);
+  RunRow ghost;
+  ghost.id = 4242;
+  ghost.state = RunState::kFailed;
+  EXPECT_EQ(store->finish_run(ghost).code(), Code::kNotFound);
+  EXPECT_FALSE(store->get_run(4242)->has_value());
+  EXPECT_EQ(store->create_run("", "b", 1).status().code(), Code::kInvalid);
+  EXPECT_EQ(store->create_run("x", "b", 0).status().code(), Code::kInvalid);
+}
+
+TEST(Metastore, ListRunsFiltersNewestFirst) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  int64_t r1 = store->create_run("a", "b1", 1).value();
+  int64_t r2 = store->create_run("b", "b1", 1).value();
+  int64_t r3 = store->create_run("a", "b2", 2).value();
+  ASSERT_TRUE(store->start_run(r3, "l3").is_ok());
+
+  auto ids_of = [](const std::vector<RunRow>& runs) {
+    std::vector<int64_t> out;
+    for (const RunRow& r : runs)
+      out.push_back(r.id);
+    return out;
+  };
+  EXPECT_EQ(ids_of(store->list_runs({}).value()), (std::vector<int64_t>{r3, r2, r1}));
+  EXPECT_EQ(ids_of(store->list_runs({.job_id = "a"}).value()), (std::vector<int64_t>{r3, r1}));
+  EXPECT_EQ(ids_of(store->list_runs({.batch_id = "b1"}).value()), (std::vector<int64_t>{r2, r1}));
+  EXPECT_EQ(ids_of(store->list_runs({.state = RunState::kQueued}).value()),
+            (std::vector<int64_t>{r2, r1}));
+  EXPECT_EQ(ids_of(store->list_runs({.job_id = "a", .state = RunState::kRunning}).value()),
+            (std::vector<int64_t>{r3}));
+  EXPECT_EQ(ids_of(store->list_runs({.limit = 1}).value()), (std::vector<int64_t>{r3}));
+  EXPECT_EQ(store->list_runs({.job_id = "a"}).value()[0].attempt, 2);
+}
+
+TEST(Metastore, AuditRedactsSecretsAndFilters) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  const std::string secret = "s3cr3t-token-for-audit-test";
+  register_secret(secret);
+
+  AuditEvent event;
+  event.run_id = 7;
+  event.job_id = "orders_1";
+  event.level = "error";
+  event.event = "run_finished";
+  event.message = "GET https://api/x?token=" + secret + " failed";
+  event.details = {{"url", "https://api/x?token=" + secret},
+                   {"nested", {{"list", {1, "Bearer " + secret}}}}};
+  ASSERT_TRUE(store->audit(event).is_ok());
+  AuditEvent other;
+  other.event = "config_applied";
+  other.time = "2026-11-25T12:00:00.123Z";
+  ASSERT_TRUE(store->audit(other).is_ok());
+
+  auto all = store->list_audit({}).value();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].event, "config_applied");  // newest first
+  EXPECT_EQ(all[0].time, "2026-11-25T12:00:00.123Z");
+  EXPECT_EQ(all[0].run_id, 0);
+  const AuditEvent& got = all[1];
+  EXPECT_EQ(got.message, "GET https://api/x?token=*** failed");
+  EXPECT_EQ(got.details["url"], "https://api/x?token=***");
+  EXPECT_EQ(got.details["nested"]["list"][1], "Bearer ***");
+  EXPECT_TRUE(is_iso_utc_ms(got.time)) << got.time;
+  EXPECT_EQ(got.level, "error");
+  EXPECT_EQ(got.run_id, 7);
+
+  // Nothing of the secret reached the file.
+  auto db = SqliteDb::open((dir.path() / ".ferry" / "meta.db").string());
+  ASSERT_TRUE(db.ok());
+  auto raw = db->prepare("SELECT count(*) FROM ferry_audit WHERE message || details LIKE ?");
+  ASSERT_TRUE(raw.ok());
+  ASSERT_TRUE(raw->bind(1, "%" + secret + "%").is_ok());
+  ASSERT_TRUE(raw->step().value());
+  EXPECT_EQ(raw->column_int64(0), 0);
+
+  EXPECT_EQ(store->list_audit({.run_id = 7}).value().size(), 1u);
+  EXPECT_EQ(store->list_audit({.job_id = "orders_1"}).value().size(), 1u);
+  EXPECT_EQ(store->list_audit({.job_id = "nobody"}).value().size(), 0u);
+  EXPECT_EQ(store->list_audit({.limit = 1}).value().size(), 1u);
+
+  AuditEvent bad;
+  bad.event = "x";
+  bad.level = "fatal";
+  EXPECT_EQ(store->audit(bad).code(), Code::kInvalid);
+  EXPECT_EQ(store->audit(AuditEvent{}).code(), Code::kInvalid);
+}
+
+TEST(Metastore, FinishRunRedactsTheError) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  const std::string secret = "pw-for-finish-run-test";
+  register_secret(secret);
+  int64_t id = store->create_run("a", "", 1).value();
+  RunRow failed;
+  failed.id = id;
+  failed.state = RunState::kFailed;
+  failed.error = "connect postgres://etl:" + secret + "@db failed";
+  ASSERT_TRUE(store->finish_run(failed).is_ok());  // a queued run may fail before it starts
+  EXPECT_EQ(store->get_run(id)->value().error, "connect postgres://etl:***@db failed");
+}
+
+TEST(Metastore, InvalidUtf8InAuditDoesNotThrow) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  AuditEvent event;
+  event.event = "rejects";
+  event.details = {{"value", std::string("bad \xFF byte")}};
+  ASSERT_TRUE(store->audit(event).is_ok());
+  auto rows = store->list_audit({}).value();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows[0].details["value"].is_string());
+}
+
+// Two processes (fork) write to one file at once; SQLite's cross-process locks are file locks,
+// which threads of one process do not exercise.
+TEST(Metastore, TwoProcessesShareOneFile) {
+  testing::TempDir dir;
+  ASSERT_NE(open_or_die(dir), nullptr);  // created and migrated before the fork
+  constexpr int kRuns = 40;
+  auto write_runs = [&dir](const std::string& job_id) -> bool {
+    auto store = open_metastore("sqlite:.ferry/meta.db", dir.str());
+    if (!store.ok()) return false;
+    for (int i = 0; i < kRuns; ++i) {
+      auto run = (*store)->create_run(job_id, "", 1);
+      if (!run.ok() || !(*store)->start_run(*run, "load").is_ok()) return false;
+      RunRow done;
+      done.id = *run;
+      done.state = RunState::kSucceeded;
+      if (!(*store)->finish_run(done).is_ok()) return false;
+    }
+    return true;
+  };
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(write_runs("child") ? 0 : 1);
+  bool parent_ok = write_runs("parent");
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+  EXPECT_TRUE(parent_ok);
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  auto child_runs = store->list_runs({.job_id = "child", .limit = 0}).value();
+  auto parent_runs = store->list_runs({.job_id = "parent", .limit = 0}).value();
+  EXPECT_EQ(child_runs.size(), static_cast<size_t>(kRuns));
+  EXPECT_EQ(parent_runs.size(), static_cast<size_t>(kRuns));
+  ASSERT_FALSE(child_runs.empty());
+  EXPECT_NE(child_runs[0].worker, parent_runs[0].worker);  // host:pid differs
+}
+
+// Another process holds the write lock and commits while apply_version waits: apply must wait
+// (busy timeout) and then succeed. A deferred transaction would read a snapshot first and
+// fail with SQLITE_BUSY_SNAPSHOT when the other writer commits.
+TEST(Metastore, ApplyWaitsForAnotherWriterInsteadOfFailing) {
+  testing::TempDir dir;
+  auto store = open_or_die(dir);
+  ASSERT_NE(store, nullptr);
+  auto other = SqliteDb::open((dir.path() / ".ferry" / "meta.db").string());
+  ASSERT_TRUE(other.ok());
+  auto txn = SqliteTransaction::begin(*other);
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE(other->exec("INSERT INTO ferry_audit (event) VALUES ('other_process')").is_ok());
+
+  Result<int64_t> applied = Status::internal("not run");
+  auto start = std::chrono::steady_clock::now();
+  std::thread applier([&] { applied = store->apply_version({{"p", 1}}, {job("a")}, "apply"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(txn->commit().is_ok());
+  applier.join();
+  ASSERT_TRUE(applied.ok()) << applied.status().to_string();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  EXPECT_EQ(store->list_audit({}).value().size(), 2u);  // other_process + config_applied
+}
+
+// Two instances (two connections) on one file, written from two threads at once: the busy
+// timeout and BEGIN IMMEDIATE must keep every SQLITE_BUSY inside the metastore.
+TEST(Metastore, TwoConnectionsOnOneFileWriteConcurrently) {
+  testing::TempDir dir;
+  std::unique_ptr<Metastore> stores[2];
+  {
+    // Both open (and race to migrate) the fresh file at the same time.
+    std::thread opener([&] { stores[1] = open_or_die(dir); });
+    stores[0] = open_or_die(dir);
+    opener.join();
+  }
+  ASSERT_NE(stores[0], nullptr);
+  ASSERT_NE(stores[1], nullptr);
+
+  constexpr int kPerThread = 40;
+  constexpr int kApplyEvery = 4;  // apply_version reads then writes: it needs BEGIN IMMEDIATE
+  std::vector<std::string> errors[2];
+  auto work = [&](int t) {
+    Metastore& store = *stores[t];
+    auto note = [&](const Status& s) {
+      if (!s.is_ok()) errors[t].push_back(s.to_string());
+    };
+    for (int i = 0; i < kPerThread; ++i) {
+      std::string id = fmt::format("t{}_job{}", t, i);
+      note(store.put_job(job(id, {{"i", i}}, "cli")));
+      auto run = store.create_run(id, fmt::format("batch{}", t), 1);
+      note(run.status());
+      if (!run.ok()) continue;
+      note(store.start_run(*run, "load"));
+      RunRow done;
+      done.id = *run;
+      done.state = RunState::kSucceeded;
+      done.rows_loaded = i;
+      note(store.finish_run(done));
+      AuditEvent event;
+      event.event = "run_finished";
+      event.job_id = id;
+      note(store.audit(event));
+      if (i % kApplyEvery == 0) {
+        auto v =
+            store.apply_version({{"t", t}, {"i", i}}, {job(fmt::format("applied_{}", t))}, "apply");
+        note(v.status());
+      }
+    }
+  };
+  std::thread other(work, 1);
+  work(0);
+  other.join();
+  EXPECT_TRUE(errors[0].empty()) << ::testing::PrintToString(errors[0]);
+  EXPECT_TRUE(errors[1].empty()) << ::testing::PrintToString(errors[1]);
+
+  auto reopened = open_or_die(dir);
+  ASSERT_NE(reopened, nullptr);
+  auto runs = reopened->list_runs({.limit = 0}).value();
+  EXPECT_EQ(runs.size(), 2u * kPerThread);
+  EXPECT_TRUE(std::all_of(runs.begin(), runs.end(),
+                          [](const RunRow& r) { return r.state == RunState::kSucceeded; }));
+  auto jobs = reopened->list_jobs().value();
+  // Every cli job, and the apply-origin job of whichever apply came last.
+  EXPECT_EQ(jobs.size(), 2u * kPerThread + 1);
+  EXPECT_EQ(reopened->list_versions()->size(), 2u * (kPerThread / kApplyEvery));
+  auto audit = reopened->list_audit({.limit = 0}).value();
+  EXPECT_EQ(audit.size(), 2u * kPerThread + 2u * (kPerThread / kApplyEvery));
+}
+
+}  // namespace
+}  // namespace ferry

@@ -1,0 +1,545 @@
+#include "meta/sqlite_metastore.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <system_error>
+
+#include "core/redact.h"
+#include "core/sqlite.h"
+#include "meta/migrations.h"
+
+namespace ferry::meta {
+namespace {
+
+using nlohmann::json;
+
+std::string now_iso8601() {
+  using namespace std::chrono;
+  const int64_t ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+std::string worker_name() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return fmt::format("{}:{}", host[0] ? host : "localhost", static_cast<long>(getpid()));
+}
+
+// Text that is stored: invalid UTF-8 (from a source's data) is replaced, never thrown on.
+std::string dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<json> parse(std::string_view text, std::string_view what) {
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return Status::invalid("metastore: {} is not valid JSON", what);
+  return value;
+}
+
+json redact_json(const json& value) {
+  if (value.is_string()) return redact(value.get_ref<const std::string&>());
+  if (value.is_array()) {
+    json out = json::array();
+    for (const json& item : value)
+      out.push_back(redact_json(item));
+    return out;
+  }
+  if (value.is_object()) {
+    json out = json::object();
+    for (const auto& [key, item] : value.items())
+      out[redact(key)] = redact_json(item);
+    return out;
+  }
+  return value;
+}
+
+// FNV-1a, 64 bits, as 16 hex digits: stable across runs and machines.
+std::string fnv1a64_hex(std::string_view data) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (char c : data) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+bool known_origin(const std::string& origin) {
+  return origin == "apply" || origin == "cli" || origin == "api" || origin == "sql";
+}
+
+bool is_final(RunState state) {
+  return state != RunState::kQueued && state != RunState::kRunning;
+}
+
+// Appends `clause` to a WHERE clause being built ("" or " WHERE a AND b").
+void add_condition(std::string& where, const char* clause) {
+  where += where.empty() ? " WHERE " : " AND ";
+  where += clause;
+}
+
+// " LIMIT n" for a positive limit, "" otherwise.
+std::string limit_clause(int limit) {
+  return limit > 0 ? fmt::format(" LIMIT {}", limit) : std::string();
+}
+
+constexpr const char* kJobColumns =
+    "id, template, params, spec, enabled, watermark, priority, origin, updated_at";
+
+Result<JobRow> read_job(const SqliteStmt& stmt) {
+  JobRow job;
+  job.id = stmt.column_text(0);
+  job.template_name = stmt.column_text(1);
+  FERRY_ASSIGN(job.params, parse(stmt.column_text_view(2), "params of job '" + job.id + "'"));
+  FERRY_ASSIGN(job.spec, parse(stmt.column_text_view(3), "spec of job '" + job.id + "'"));
+  job.enabled = stmt.column_int64(4) != 0;
+  job.watermark = stmt.column_text(5);
+  job.priority = static_cast<int>(stmt.column_int64(6));
+  job.origin = stmt.column_text(7);
+  job.updated_at = stmt.column_text(8);
+  return job;
+}
+
+constexpr const char* kRunColumns =
+    "id, job_id, batch_id, state, attempt, load_id, queued_at, started_at, finished_at, "
+    "rows_read, rows_loaded, rows_rejected, error, worker";
+
+Result<RunRow> read_run(const SqliteStmt& stmt) {
+  RunRow run;
+  run.id = stmt.column_int64(0);
+  run.job_id = stmt.column_text(1);
+  run.batch_id = stmt.column_text(2);
+  std::string state = stmt.column_text(3);
+  std::optional<RunState> parsed = parse_run_state(state);
+  if (!parsed) return Status::invalid("metastore: run {} has unknown state '{}'", run.id, state);
+  run.state = *parsed;
+  run.attempt = static_cast<int>(stmt.column_int64(4));
+  run.load_id = stmt.column_text(5);
+  run.queued_at = stmt.column_text(6);
+  run.started_at = stmt.column_text(7);
+  run.finished_at = stmt.column_text(8);
+  run.rows_read = stmt.column_int64(9);
+  run.rows_loaded = stmt.column_int64(10);
+  run.rows_rejected = stmt.column_int64(11);
+  run.error = stmt.column_text(12);
+  run.worker = stmt.column_text(13);
+  return run;
+}
+
+constexpr const char* kAuditColumns = "id, time, run_id, job_id, level, event, message, details";
+
+Result<AuditEvent> read_audit(const SqliteStmt& stmt) {
+  AuditEvent event;
+  event.id = stmt.column_int64(0);
+  event.time = stmt.column_text(1);
+  event.run_id = stmt.column_int64(2);
+  event.job_id = stmt.column_text(3);
+  event.level = stmt.column_text(4);
+  event.event = stmt.column_text(5);
+  event.message = stmt.column_text(6);
+  FERRY_ASSIGN(event.details,
+               parse(stmt.column_text_view(7), fmt::format("details of audit row {}", event.id)));
+  return event;
+}
+
+constexpr const char* kVersionColumns = "version, applied_at, hash, note";
+
+ConfigVersion read_version(const SqliteStmt& stmt) {
+  ConfigVersion version;
+  version.version = stmt.column_int64(0);
+  version.applied_at = stmt.column_text(1);
+  version.hash = stmt.column_text(2);
+  version.note = stmt.column_text(3);
+  return version;
+}
+
+// Steps `stmt` to the end, turning each row into a T with `read`.
+template <typename T, typename Read>
+Result<std::vector<T>> read_all(SqliteStmt& stmt, Read read) {
+  std::vector<T> rows;
+  for (;;) {
+    FERRY_ASSIGN(bool has_row, stmt.step());
+    if (!has_row) break;
+    FERRY_ASSIGN(T row, read(stmt));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+bool same_definition(const JobRow& a, const JobRow& b) {
+  return a.template_name == b.template_name && a.params == b.params && a.spec == b.spec &&
+         a.enabled == b.enabled && a.priority == b.priority;
+}
+
+class SqliteMetastore final : public Metastore {
+ public:
+  explicit SqliteMetastore(SqliteDb db) : db_(std::move(db)), worker_(worker_name()) {}
+
+  Result<std::vector<JobRow>> list_jobs() override {
+    std::lock_guard lock(mu_);
+    return select_jobs("");
+  }
+
+  Result<std::optional<JobRow>> get_job(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(std::vector<JobRow> jobs, select_jobs(" WHERE id = ?", id));
+    if (jobs.empty()) return std::optional<JobRow>();
+    return std::optional<JobRow>(std::move(jobs.front()));
+  }
+
+  Status put_job(const JobRow& job) override {
+    FERRY_TRY(check_job(job));
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare("INSERT INTO ferry_jobs (id, template, params, spec, enabled, "
+                             "watermark, priority, origin, updated_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                             "template = excluded.template, params = excluded.params, "
+                             "spec = excluded.spec, enabled = excluded.enabled, "
+                             "watermark = excluded.watermark, priority = excluded.priority, "
+                             "origin = excluded.origin, updated_at = excluded.updated_at"));
+    FERRY_TRY(stmt.bind_all(job.id, job.template_name, dump(job.params), dump(job.spec),
+                            job.enabled, job.watermark, job.priority, job.origin, now_iso8601()));
+    return stmt.run();
+  }
+
+  Status delete_job(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    return update_job(id, "DELETE FROM ferry_jobs WHERE id = ?", id);
+  }
+
+  Status set_enabled(const std::string& id, bool enabled) override {
+    std::lock_guard lock(mu_);
+    return update_job(id, "UPDATE ferry_jobs SET enabled = ?, updated_at = ? WHERE id = ?", enabled,
+                      now_iso8601(), id);
+  }
+
+  Status set_watermark(const std::string& id, const std::string& watermark) override {
+    std::lock_guard lock(mu_);
+    return update_job(id, "UPDATE ferry_jobs SET watermark = ? WHERE id = ?", watermark, id);
+  }
+
+  Result<int64_t> apply_version(const json& project, const std::vector<JobRow>& jobs,
+                                const std::string& note) override {
+    // Everything that can be checked without the database, before taking its write lock.
+    std::map<std::string, const JobRow*> wanted;
+    for (const JobRow& job : jobs) {
+      FERRY_TRY(check_job(job));
+      if (!wanted.emplace(job.id, &job).second) {
+        return Status::invalid("apply: job '{}' is defined twice", job.id);
+      }
+    }
+    json rules = json::array();
+    if (project.is_object() && project.contains("control") && !project["control"].is_null()) {
+      rules = project["control"];
+      if (!rules.is_array()) return Status::invalid("apply: control must be a list of rules");
+      for (const json& rule : rules) {
+        if (!rule.is_object()) return Status::invalid("apply: each control rule must be a map");
+      }
+    }
+    const std::string project_text = dump(project);
+
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteTransaction txn, SqliteTransaction::begin(db_));
+    FERRY_ASSIGN(std::vector<JobRow> existing_rows, select_jobs(""));
+    std::map<std::string, JobRow> existing;
+    json kept = json::array();  // ids in `jobs` whose rows were added by hand: left as they are
+    for (JobRow& row : existing_rows) {
+      if (row.origin == "apply") {
+        existing.emplace(row.id, std::move(row));
+      } else if (wanted.erase(row.id)) {
+        kept.push_back(row.id);
+      }
+    }
+
+    FERRY_ASSIGN(SqliteStmt insert_version,
+                 db_.prepare("INSERT INTO ferry_config_versions (applied_at, hash, note, project) "
+                             "VALUES (?, ?, ?, ?)"));
+    const std::string now = now_iso8601();
+    FERRY_TRY(insert_version.bind_all(now, fnv1a64_hex(project_text), note, project_text));
+    FERRY_TRY(insert_version.run());
+    const int64_t version = db_.last_insert_rowid();
+
+    json added = json::array(), removed = json::array(), changed = json::array();
+    FERRY_ASSIGN(SqliteStmt remove, db_.prepare("DELETE FROM ferry_jobs WHERE id = ?"));
+    for (const auto& [id, row] : existing) {
+      if (wanted.count(id)) continue;
+      FERRY_TRY(remove.bind_all(id));
+      FERRY_TRY(remove.run());
+      removed.push_back(id);
+    }
+    FERRY_ASSIGN(SqliteStmt upsert,
+                 db_.prepare("INSERT OR REPLACE INTO ferry_jobs (id, template, params, spec, "
+                             "enabled, watermark, priority, origin, updated_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, 'apply', ?)"));
+    for (const auto& [id, job] : wanted) {
+      auto old = existing.find(id);
+      if (old != existing.end() && same_definition(old->second, *job)) continue;
+      // A re-applied job keeps the watermark it has reached.
+      const bool reached = old != existing.end() && !old->second.watermark.empty();
+      const std::string& watermark = reached ? old->second.watermark : job->watermark;
+      FERRY_TRY(upsert.bind_all(id, job->template_name, dump(job->params), dump(job->spec),
+                                job->enabled, watermark, job->priority, now));
+      FERRY_TRY(upsert.run());
+      (old != existing.end() ? changed : added).push_back(id);
+    }
+
+    FERRY_TRY(db_.exec("DELETE FROM ferry_control"));
+    FERRY_ASSIGN(SqliteStmt insert_rule,
+                 db_.prepare("INSERT INTO ferry_control (position, on_event, rule, version) "
+                             "VALUES (?, ?, ?, ?)"));
+    for (size_t i = 0; i < rules.size(); ++i) {
+      auto on = rules[i].find("on");
+      std::string on_event = on != rules[i].end() && on->is_string() ? on->get<std::string>() : "";
+      FERRY_TRY(insert_rule.bind_all(static_cast<int64_t>(i), on_event, dump(rules[i]), version));
+      FERRY_TRY(insert_rule.run());
+    }
+
+    AuditEvent event;
+    event.event = "config_applied";
+    event.message = fmt::format(
+        "applied config version {}{}: {} jobs added, {} removed, {} changed, {} kept as added by "
+        "hand",
+        version, note.empty() ? "" : " (" + note + ")", added.size(), removed.size(),
+        changed.size(), kept.size());
+    event.details = {{"version", version},
+                     {"jobs_added", std::move(added)},
+                     {"jobs_removed", std::move(removed)},
+                     {"jobs_changed", std::move(changed)},
+                     {"jobs_kept", std::move(kept)}};
+    FERRY_TRY(insert_audit(std::move(event)));
+    FERRY_TRY(txn.commit());
+    return version;
+  }
+
+  Result<std::optional<ConfigVersion>> current_version() override {
+    std::lock_guard lock(mu_);
+    return select_version("ORDER BY version DESC LIMIT 1", std::nullopt);
+  }
+
+  Result<std::optional<ConfigVersion>> get_version(int64_t version) override {
+    std::lock_guard lock(mu_);
+    return select_version("WHERE version = ?", version);
+  }
+
+  Result<std::vector<ConfigVersion>> list_versions() override {
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteStmt stmt, db_.prepare(fmt::format("SELECT {} FROM ferry_config_versions "
+                                                          "ORDER BY version DESC",
+                                                          kVersionColumns)));
+    return read_all<ConfigVersion>(
+        stmt, [](const SqliteStmt& s) -> Result<ConfigVersion> { return read_version(s); });
+  }
+
+  Result<int64_t> create_run(const std::string& job_id, const std::string& batch_id,
+                             int attempt) override {
+    if (job_id.empty()) return Status::invalid("create_run: empty job id");
+    if (attempt < 1) return Status::invalid("create_run: attempt {} < 1", attempt);
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare("INSERT INTO ferry_runs (job_id, batch_id, state, attempt, "
+                             "queued_at) VALUES (?, ?, 'queued', ?, ?)"));
+    FERRY_TRY(stmt.bind_all(job_id, batch_id, attempt, now_iso8601()));
+    FERRY_TRY(stmt.run());
+    return db_.last_insert_rowid();
+  }
+
+  Status start_run(int64_t run_id, const std::string& load_id) override {
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare("UPDATE ferry_runs SET state = 'running', started_at = ?, "
+                             "load_id = ?, worker = ? WHERE id = ? AND state = 'queued'"));
+    FERRY_TRY(stmt.bind_all(now_iso8601(), load_id, worker_, run_id));
+    FERRY_TRY(stmt.run());
+    if (db_.changes() == 1) return Status::ok();
+    return unchanged_run(run_id, "start");
+  }
+
+  Status finish_run(const RunRow& run) override {
+    if (!is_final(run.state)) {
+      return Status::invalid("finish_run: run {} cannot finish as '{}'", run.id,
+                             run_state_name(run.state));
+    }
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare("UPDATE ferry_runs SET state = ?, rows_read = ?, rows_loaded = ?, "
+                             "rows_rejected = ?, error = ?, finished_at = ? "
+                             "WHERE id = ? AND state IN ('queued', 'running')"));
+    FERRY_TRY(stmt.bind_all(run_state_name(run.state), run.rows_read, run.rows_loaded,
+                            run.rows_rejected, redact(run.error),
+                            run.finished_at.empty() ? now_iso8601() : run.finished_at, run.id));
+    FERRY_TRY(stmt.run());
+    if (db_.changes() == 1) return Status::ok();
+    return unchanged_run(run.id, "finish");
+  }
+
+  Result<std::optional<RunRow>> get_run(int64_t run_id) override {
+    std::lock_guard lock(mu_);
+    return select_run(run_id);
+  }
+
+  Result<std::vector<RunRow>> list_runs(const RunFilter& filter) override {
+    std::string where;
+    if (!filter.job_id.empty()) add_condition(where, "job_id = :job");
+    if (!filter.batch_id.empty()) add_condition(where, "batch_id = :batch");
+    if (filter.state) add_condition(where, "state = :state");
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare(fmt::format("SELECT {} FROM ferry_runs{} ORDER BY id DESC{}",
+                                         kRunColumns, where, limit_clause(filter.limit))));
+    FERRY_TRY(bind_named(stmt, ":job", filter.job_id));
+    FERRY_TRY(bind_named(stmt, ":batch", filter.batch_id));
+    if (filter.state) FERRY_TRY(bind_named(stmt, ":state", run_state_name(*filter.state)));
+    return read_all<RunRow>(stmt, read_run);
+  }
+
+  Status audit(AuditEvent event) override {
+    std::lock_guard lock(mu_);
+    return insert_audit(std::move(event));
+  }
+
+  Result<std::vector<AuditEvent>> list_audit(const AuditFilter& filter) override {
+    std::string where;
+    if (!filter.job_id.empty()) add_condition(where, "job_id = :job");
+    if (filter.run_id != 0) add_condition(where, "run_id = :run");
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare(fmt::format("SELECT {} FROM ferry_audit{} ORDER BY id DESC{}",
+                                         kAuditColumns, where, limit_clause(filter.limit))));
+    FERRY_TRY(bind_named(stmt, ":job", filter.job_id));
+    if (filter.run_id != 0) FERRY_TRY(bind_named(stmt, ":run", filter.run_id));
+    return read_all<AuditEvent>(stmt, read_audit);
+  }
+
+  Result<json> control_rules() override {
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteStmt stmt, db_.prepare("SELECT position, rule FROM ferry_control "
+                                              "ORDER BY position"));
+    json rules = json::array();
+    for (;;) {
+      FERRY_ASSIGN(bool has_row, stmt.step());
+      if (!has_row) break;
+      FERRY_ASSIGN(json rule, parse(stmt.column_text_view(1),
+                                    fmt::format("control rule {}", stmt.column_int64(0))));
+      rules.push_back(std::move(rule));
+    }
+    return rules;
+  }
+
+ private:
+  static Status check_job(const JobRow& job) {
+    if (job.id.empty()) return Status::invalid("job: empty id");
+    if (!known_origin(job.origin)) {
+      return Status::invalid("job '{}': unknown origin '{}' (apply, cli, api or sql)", job.id,
+                             job.origin);
+    }
+    return Status::ok();
+  }
+
+  // Binds `value` to the named parameter when the statement has it.
+  template <typename T>
+  static Status bind_named(SqliteStmt& stmt, const char* name, const T& value) {
+    int index = stmt.parameter_index(name);
+    return index > 0 ? stmt.bind(index, value) : Status::ok();
+  }
+
+  // REQUIRES: mu_ held. `where` starts with a space or is empty.
+  template <typename... Args>
+  Result<std::vector<JobRow>> select_jobs(const std::string& where, const Args&... args) {
+    FERRY_ASSIGN(SqliteStmt stmt, db_.prepare(fmt::format("SELECT {} FROM ferry_jobs{} ORDER BY id",
+                                                          kJobColumns, where)));
+    FERRY_TRY(stmt.bind_all(args...));
+    return read_all<JobRow>(stmt, read_job);
+  }
+
+  // Runs `sql` (bound to `args`) on the job `id`; kNotFound when it changed no row.
+  // REQUIRES: mu_ held.
+  template <typename... Args>
+  Status update_job(const std::string& id, const char* sql, const Args&... args) {
+    FERRY_ASSIGN(SqliteStmt stmt, db_.prepare(sql));
+    FERRY_TRY(stmt.bind_all(args...));
+    FERRY_TRY(stmt.run());
+    if (db_.changes() == 0) return Status::not_found("job '{}' does not exist", id);
+    return Status::ok();
+  }
+
+  // REQUIRES: mu_ held.
+  Result<std::optional<ConfigVersion>> select_version(const char* clause,
+                                                      std::optional<int64_t> version) {
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare(fmt::format("SELECT {}, project FROM ferry_config_versions {}",
+                                         kVersionColumns, clause)));
+    if (version) FERRY_TRY(stmt.bind(1, *version));
+    FERRY_ASSIGN(bool has_row, stmt.step());
+    if (!has_row) return std::optional<ConfigVersion>();
+    ConfigVersion found = read_version(stmt);
+    FERRY_ASSIGN(found.project, parse(stmt.column_text_view(4),
+                                      fmt::format("project of config version {}", found.version)));
+    return std::optional<ConfigVersion>(std::move(found));
+  }
+
+  // REQUIRES: mu_ held.
+  Result<std::optional<RunRow>> select_run(int64_t run_id) {
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare(fmt::format("SELECT {} FROM ferry_runs WHERE id = ?", kRunColumns)));
+    FERRY_TRY(stmt.bind(1, run_id));
+    FERRY_ASSIGN(std::vector<RunRow> runs, read_all<RunRow>(stmt, read_run));
+    if (runs.empty()) return std::optional<RunRow>();
+    return std::optional<RunRow>(std::move(runs.front()));
+  }
+
+  // Why an UPDATE guarded by the run's state changed nothing. REQUIRES: mu_ held.
+  Status unchanged_run(int64_t run_id, const char* action) {
+    FERRY_ASSIGN(std::optional<RunRow> run, select_run(run_id));
+    if (!run) return Status::not_found("run {} does not exist", run_id);
+    return Status::invalid("cannot {} run {}: it is {}", action, run_id,
+                           run_state_name(run->state));
+  }
+
+  // REQUIRES: mu_ held.
+  Status insert_audit(AuditEvent event) {
+    if (event.event.empty()) return Status::invalid("audit: empty event name");
+    if (event.level != "info" && event.level != "warn" && event.level != "error") {
+      return Status::invalid("audit: unknown level '{}' (info, warn or error)", event.level);
+    }
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare("INSERT INTO ferry_audit (time, run_id, job_id, level, event, "
+                             "message, details) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    FERRY_TRY(
+        stmt.bind_all(event.time.empty() ? now_iso8601() : event.time, event.run_id, event.job_id,
+                      event.level, event.event, redact(event.message),
+                      dump(event.details.is_null() ? json::object() : redact_json(event.details))));
+    if (event.run_id == 0) FERRY_TRY(stmt.bind_null(2));
+    return stmt.run();
+  }
+
+  std::mutex mu_;
+  SqliteDb db_;
+  const std::string worker_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Metastore>> open_sqlite_metastore(const std::filesystem::path& path) {
+  const bool in_memory = path == ":memory:";
+  if (!in_memory && path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) {
+      return Status::io("metastore {}: cannot create {}: {}", path.string(),
+                        path.parent_path().string(), ec.message());
+    }
+  }
+  FERRY_ASSIGN(SqliteDb db, SqliteDb::open(path.string()));
+  FERRY_TRY(migrate(db, metastore_migrations()));
+  return std::unique_ptr<Metastore>(std::make_unique<SqliteMetastore>(std::move(db)));
+}
+
+}  // namespace ferry::meta

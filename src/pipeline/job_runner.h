@@ -1,0 +1,62 @@
+// JobRunner: one run of one job, end to end.
+//
+//   resolve the job (template + params + watermark + ${ENV})
+//   open the destination, read the job's committed state (the truth for watermarks)
+//   begin the load -> Source::read(sink) -> rows / JSON -> Normalizer -> Destination::write
+//   commit rows + rejects + state in one transaction; then the run row and the audit table
+//
+// Every failure is caught here, at the job boundary: the load is rolled back, the rejects of
+// the failed load are kept, and the run row and the audit table say what happened, with
+// secrets redacted. Thread-safety: run_job may be called from several threads at once for
+// different jobs; each call owns its source, normaliser and destination.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "config/project.h"
+#include "destinations/destination.h"
+#include "meta/metastore.h"
+
+namespace ferry {
+
+// Live counters of a running job, read by the progress display from another thread.
+struct JobProgress {
+  std::string job_id;
+  std::atomic<int64_t> rows{0};
+  std::atomic<int64_t> rejected{0};
+  std::atomic<bool> running{false};
+  std::chrono::steady_clock::time_point started;
+};
+
+struct RunRequest {
+  const Project* project = nullptr;  // the applied project (connections, templates)
+  JobDefinition job;                 // the job's config-table row, as a definition
+  int64_t run_id = 0;
+  std::string load_id;  // reused by a retry of the same run
+  std::string batch_id;
+  const std::atomic<bool>* cancel = nullptr;
+  JobProgress* progress = nullptr;  // optional
+};
+
+struct RunOutcome {
+  int64_t run_id = 0;
+  std::string job_id;
+  RunState state = RunState::kFailed;
+  LoadStats stats;
+  std::string error;       // redacted
+  bool retryable = false;  // the failure was transient (Code::kRetry)
+  std::string watermark;   // after the run
+  double seconds = 0;
+  bool already_committed = false;
+};
+
+RunOutcome run_job(Metastore& meta, const RunRequest& request);
+
+// A fresh load id: "<run_id>-<8 random hex>", unique across metastores.
+std::string new_load_id(int64_t run_id);
+
+}  // namespace ferry

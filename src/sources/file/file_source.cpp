@@ -1,0 +1,291 @@
+#include "sources/file/file_source.h"
+
+#include <fnmatch.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/hash.h"
+#include "formats/csv_reader.h"
+#include "formats/input_stream.h"
+
+namespace ferry {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kJsonChunkBytes = 8 << 20;
+
+// Hashes the (decompressed) bytes that pass through it.
+class HashingStream final : public InputStream {
+ public:
+  explicit HashingStream(std::unique_ptr<InputStream> in) : in_(std::move(in)) {}
+  Result<size_t> read(char* buf, size_t n) override {
+    auto r = in_->read(buf, n);
+    if (r.ok()) hash_.update(std::string_view(buf, r.value()));
+    return r;
+  }
+  std::string hex() const { return hash_.hex(); }
+
+ private:
+  std::unique_ptr<InputStream> in_;
+  Hash64 hash_;
+};
+
+struct FileEntry {
+  std::string rel;  // relative to the connection folder: the key in the state
+  fs::path full;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+std::string format_of(const nlohmann::json& options, const std::string& path) {
+  std::string f = options.value("format", "");
+  if (!f.empty()) return f;
+  std::string p = path;
+  if (p.size() > 3 && p.ends_with(".gz")) p.resize(p.size() - 3);
+  if (p.ends_with(".jsonl") || p.ends_with(".ndjson")) return "jsonl";
+  if (p.ends_with(".json")) return "json";
+  return "csv";
+}
+
+class FileSource final : public Source {
+ public:
+  Status open(const SourceContext& ctx) override {
+    ctx_ = ctx;
+    fs::path base = ctx.connection.value("path", ".");
+    if (base.is_relative()) base = fs::path(ctx.project_dir) / base;
+    base_ = base.lexically_normal();
+    fs::path sub = ctx.options.value("path", "");
+    target_ = (sub.empty() ? base_ : base_ / sub).lexically_normal();
+    pattern_ = ctx.options.value("pattern", "");
+    return Status::ok();
+  }
+
+  Result<std::vector<StreamInfo>> discover() override {
+    FERRY_ASSIGN(auto files, list_files());
+    std::vector<StreamInfo> out;
+    for (const auto& f : files)
+      out.push_back(StreamInfo{f.rel, {}});
+    return out;
+  }
+
+  Status read(SourceSink& sink) override {
+    FERRY_ASSIGN(auto files, list_files());
+    nlohmann::json seen = ctx_.state.contains("files") && ctx_.state["files"].is_object()
+                              ? ctx_.state["files"]
+                              : nlohmann::json::object();
+    // Which files are new or changed (content, not just mtime).
+    std::vector<const FileEntry*> todo;
+    for (const FileEntry& f : files) {
+      auto it = seen.find(f.rel);
+      if (it != seen.end() && it->value("size", int64_t{-1}) == f.size &&
+          it->value("mtime_ns", int64_t{-1}) == f.mtime_ns)
+        continue;  // unchanged since it was loaded
+      if (it != seen.end()) {
+        FERRY_ASSIGN(std::string hash, hash_file(f.full));
+        if (hash == it->value("hash", "")) {  // touched, same content
+          (*it)["size"] = f.size;
+          (*it)["mtime_ns"] = f.mtime_ns;
+          sink.set_state("files", seen);
+          continue;
+        }
+      }
+      todo.push_back(&f);
+    }
+    if (ctx_.full_refresh) {
+      // The target is replaced: any change means reading every file again.
+      bool removed = false;
+      for (auto& [rel, info] : seen.items()) {
+        bool present = std::any_of(files.begin(), files.end(),
+                                   [&](const FileEntry& f) { return f.rel == rel; });
+        removed = removed || !present;
+      }
+      if (todo.empty() && !removed && !files.empty()) {
+        sink.unchanged("no file changed since the last load");
+        return Status::ok();
+      }
+      todo.clear();
+      for (const FileEntry& f : files)
+        todo.push_back(&f);
+      seen = nlohmann::json::object();
+    }
+    for (const FileEntry* f : todo) {
+      if (sink.cancelled()) return Status(Code::kCancelled, "cancelled");
+      FERRY_ASSIGN(std::string hash, load_file(*f, sink));
+      seen[f->rel] = {{"size", f->size}, {"mtime_ns", f->mtime_ns}, {"hash", hash}};
+      sink.set_state("files", seen);
+    }
+    return Status::ok();
+  }
+
+ private:
+  Result<std::vector<FileEntry>> list_files() const {
+    std::vector<FileEntry> out;
+    std::error_code ec;
+    auto add = [&](const fs::path& p) {
+      struct stat st;
+      if (::stat(p.c_str(), &st) != 0) return;
+      FileEntry e;
+      e.full = p;
+      e.rel = p.lexically_relative(base_).generic_string();
+      if (e.rel.empty() || e.rel.starts_with("..")) e.rel = p.generic_string();
+      e.size = st.st_size;
+      e.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+      out.push_back(std::move(e));
+    };
+    if (fs::is_regular_file(target_, ec)) {
+      add(target_);
+      return out;
+    }
+    if (!fs::is_directory(target_, ec))
+      return Status::not_found("file source: {} does not exist", target_.string());
+    for (auto it = fs::recursive_directory_iterator(target_, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      std::string rel = it->path().lexically_relative(target_).generic_string();
+      std::string name = it->path().filename().string();
+      if (name.starts_with(".")) continue;
+      if (!pattern_.empty() && fnmatch(pattern_.c_str(), rel.c_str(), FNM_PATHNAME) != 0 &&
+          fnmatch(pattern_.c_str(), name.c_str(), 0) != 0)
+        continue;
+      add(it->path());
+    }
+    if (ec) return Status::io("file source: cannot list {}: {}", target_.string(), ec.message());
+    std::sort(out.begin(), out.end(),
+              [](const FileEntry& a, const FileEntry& b) { return a.rel < b.rel; });
+    return out;
+  }
+
+  Result<std::string> hash_file(const fs::path& p) const {
+    FERRY_ASSIGN(auto in, open_file(p.string()));
+    HashingStream hs(std::move(in));
+    std::string buf(1 << 20, '\0');
+    for (;;) {
+      FERRY_ASSIGN(size_t n, hs.read(buf.data(), buf.size()));
+      if (n == 0) break;
+    }
+    return hs.hex();
+  }
+
+  // Loads one file; returns its content hash.
+  Result<std::string> load_file(const FileEntry& f, SourceSink& sink) {
+    FERRY_ASSIGN(auto raw, open_file(f.full.string()));
+    auto hashing = std::make_unique<HashingStream>(std::move(raw));
+    HashingStream* hs = hashing.get();
+    std::string format = format_of(ctx_.options, f.rel);
+    Status st;
+    if (format == "csv") {
+      st = load_csv(std::move(hashing), f, sink);
+    } else if (format == "jsonl" || format == "json") {
+      st = load_json(*hs, format == "jsonl", f, sink);
+    } else {
+      st = Status::invalid("file source: unknown format '{}' (csv, json or jsonl)", format);
+    }
+    if (!st.is_ok()) return st;
+    return hs->hex();
+  }
+
+  Status load_csv(std::unique_ptr<InputStream> in, const FileEntry& f, SourceSink& sink) {
+    const nlohmann::json& o = ctx_.options;
+    CsvOptions opts;
+    auto one_char = [&](const char* key, char def) -> Result<char> {
+      std::string v = o.value(key, std::string(1, def));
+      if (v == "\\t" || v == "tab") return '\t';
+      if (v.size() != 1)
+        return Status::invalid("file source: {} must be one character, got '{}'", key, v);
+      return v[0];
+    };
+    FERRY_ASSIGN(opts.delimiter, one_char("delimiter", ','));
+    FERRY_ASSIGN(opts.quote, one_char("quote", '"'));
+    opts.null_string = o.value("null_string", "");
+    opts.header = o.value("header", true);
+    if (o.contains("columns") && o["columns"].is_array())
+      for (const auto& c : o["columns"])
+        opts.columns.push_back(c.get<std::string>());
+    CsvReader reader(std::move(in), opts, f.full.string());
+    FERRY_TRY(reader.open());
+    Batch batch;
+    std::vector<Reject> rejects;
+    for (;;) {
+      if (sink.cancelled()) return Status(Code::kCancelled, "cancelled");
+      rejects.clear();
+      FERRY_ASSIGN(bool more, reader.next(batch, rejects));
+      for (Reject& r : rejects)
+        FERRY_TRY(sink.reject(std::move(r)));
+      if (batch.num_rows() > 0) FERRY_TRY(sink.rows(batch));
+      if (!more) break;
+    }
+    return Status::ok();
+  }
+
+  Status load_json(InputStream& in, bool lines, const FileEntry& f, SourceSink& sink) {
+    std::string pointer = ctx_.options.value("records", "");
+    Origin origin{f.full.string(), 1, 0};
+    std::string buf;
+    std::string chunk(kJsonChunkBytes, '\0');
+    for (;;) {
+      if (sink.cancelled()) return Status(Code::kCancelled, "cancelled");
+      FERRY_ASSIGN(size_t n, in.read(chunk.data(), chunk.size()));
+      bool eof = n == 0;
+      buf.append(chunk.data(), n);
+      if (!lines) {
+        if (eof) break;
+        continue;  // one document: the whole file
+      }
+      size_t cut = eof ? buf.size() : buf.rfind('\n');
+      if (cut == std::string::npos) continue;  // a line longer than the chunk: read on
+      if (!eof) ++cut;
+      if (cut > 0) {
+        std::string_view part(buf.data(), cut);
+        FERRY_TRY(sink.json(part, JsonLayout::kLines, pointer, origin));
+        origin.line += std::count(part.begin(), part.end(), '\n');
+        origin.offset += static_cast<int64_t>(cut);
+        buf.erase(0, cut);
+      }
+      if (eof) break;
+    }
+    if (!lines && !buf.empty()) FERRY_TRY(sink.json(buf, JsonLayout::kDocument, pointer, origin));
+    return Status::ok();
+  }
+
+  SourceContext ctx_;
+  fs::path base_;
+  fs::path target_;
+  std::string pattern_;
+};
+
+}  // namespace
+
+SourceDescriptor file_source_descriptor() {
+  SourceDescriptor d;
+  d.decl.kind = "file";
+  d.decl.description =
+      "Local files: one file, or a folder and a glob; CSV, JSON, JSON Lines (.gz too).";
+  d.decl.is_source = true;
+  d.decl.connection_options = {
+      {"type", OptionType::kString, "", "file", true, false},
+      {"path", OptionType::kString, ".", "Base folder (relative to the project).", false, false},
+  };
+  d.decl.source_options = {
+      {"connection", OptionType::kString, "", "The file connection.", true, false},
+      {"path", OptionType::kString, "", "File or folder under the connection's path.", false,
+       false},
+      {"pattern", OptionType::kString, "", "Glob on file names or relative paths, e.g. *.csv*.",
+       false, false},
+      {"format", OptionType::kString, "", "csv | json | jsonl (default: from the extension).",
+       false, false},
+      {"delimiter", OptionType::kString, ",", "CSV field delimiter (\\t for tab).", false, false},
+      {"quote", OptionType::kString, "\"", "CSV quote character.", false, false},
+      {"null_string", OptionType::kString, "", "Unquoted CSV value read as null.", false, false},
+      {"header", OptionType::kBool, "true", "CSV has a header line.", false, false},
+      {"columns", OptionType::kList, "", "Column names when header is false.", false, false},
+      {"records", OptionType::kString, "", "JSON pointer to the records array (json).", false,
+       false},
+  };
+  d.create = [] { return std::make_unique<FileSource>(); };
+  return d;
+}
+
+}  // namespace ferry

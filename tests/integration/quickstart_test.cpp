@@ -1,0 +1,88 @@
+// Golden test of examples/quickstart: the project files plus the input fixtures must produce
+// exactly these warehouse rows, and a second run loads nothing twice.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "integration/ferry_process.h"
+#include "testing.h"
+
+namespace ferry::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+void copy_example(const TempDir& dir) {
+  fs::copy(source_dir() / "examples/quickstart", dir.path(),
+           fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  fs::remove_all(dir.path() / ".ferry");
+  fs::remove(dir.path() / "warehouse.db");
+}
+
+TEST(Quickstart, LoadsEveryTableAndTheStarSchema) {
+  TempDir dir;
+  copy_example(dir);
+  ProcessResult r = run_ferry(dir.str(), {"run", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string d = dir.str();
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_stores"), "3");
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_products"), "5");
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_sales"), "10");
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_orders"), "3");
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_orders__items"), "5");
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_orders__items__tags"), "7");
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM fact_sales"), "15");
+  // The second day's files added a column; the first day's rows have it null.
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_sales WHERE discount IS NOT NULL"), "3");
+  // Constant column from the template parameter.
+  EXPECT_EQ(query_value(d, "SELECT group_concat(DISTINCT store_id) FROM ods_sales"), "1,2");
+  // Nested objects became columns; the zone was applied to the timestamp.
+  EXPECT_EQ(query_value(d, "SELECT customer__address__city FROM ods_orders WHERE id = 5002"),
+            "Bremen");
+  EXPECT_EQ(query_value(d, "SELECT updated_at FROM ods_orders WHERE id = 5003"),
+            "2026-11-02T19:10:00Z");
+  // The watermark is the maximum cursor value, committed with the rows.
+  EXPECT_EQ(query_value(d,
+                        "SELECT json_extract(state, '$.watermark') FROM _ferry_state "
+                        "WHERE job_id = 'orders'"),
+            "2026-11-02T19:10:00Z");
+  EXPECT_EQ(query_value(d, "SELECT ROUND(SUM(revenue), 2) FROM fact_sales WHERE channel = 'store'"),
+            "218.8");
+  // The new column was recorded in the audit table.
+  ProcessResult audit = run_ferry(d, {"audit", "--job", "sales_store_1", "--json"});
+  ASSERT_EQ(audit.exit_code, 0);
+  EXPECT_NE(audit.out.find("\"schema_changed\""), std::string::npos);
+  EXPECT_NE(audit.out.find("discount"), std::string::npos);
+}
+
+TEST(Quickstart, SecondRunLoadsNothingTwice) {
+  TempDir dir;
+  copy_example(dir);
+  ASSERT_EQ(run_ferry(dir.str(), {"run", "--all"}).exit_code, 0);
+  ProcessResult r = run_ferry(dir.str(), {"run", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string d = dir.str();
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_sales"), "10");
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_orders__items"), "5");
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM fact_sales"), "15");
+  auto runs = query_value(d, "SELECT COUNT(*) FROM _ferry_loads");
+  EXPECT_EQ(runs, "10");  // 5 jobs x 2 runs, each committed once
+}
+
+TEST(Quickstart, NewFileDropIsPickedUpOnTheNextRun) {
+  TempDir dir;
+  copy_example(dir);
+  ASSERT_EQ(run_ferry(dir.str(), {"run", "--all"}).exit_code, 0);
+  dir.write("data/bucket/sales/store_2_2026-11-03.csv",
+            "sale_id,sold_at,sku,qty,unit_price,discount,channel\n"
+            "2005,2026-11-03T10:00:00Z,A-100,1,24.90,,kiosk\n");
+  ProcessResult r = run_ferry(dir.str(), {"run", "sales_store_2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(query_value(dir.str(), "SELECT COUNT(*) FROM ods_sales"), "11");
+  EXPECT_EQ(query_value(dir.str(), "SELECT channel FROM ods_sales WHERE sale_id = 2005"), "kiosk");
+  // fact_sales was rebuilt after its input succeeded.
+  EXPECT_EQ(query_value(dir.str(), "SELECT COUNT(*) FROM fact_sales"), "16");
+}
+
+}  // namespace
+}  // namespace ferry::testing
