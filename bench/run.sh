@@ -313,7 +313,7 @@ bench_csv() {
     result=$(verdict "$ratio" "<=" 1.0)
     echo "  ratio ferry / sqlite3 .import: $ratio (target <= 1.00): $result"
     add_summary csv "time ferry / sqlite3 .import" \
-      "$ratio ($(calc %.2f "$F_WALL") s / $(calc %.2f "$S_WALL") s)" "<= 1.00" "$result"
+      "$ratio ($(printf %.2f "$F_WALL") s / $(printf %.2f "$S_WALL") s)" "<= 1.00" "$result"
   else
     add_summary csv "time ferry / sqlite3 .import" "- (${F_WHY:-baseline failed})" "<= 1.00" FAIL
   fi
@@ -405,7 +405,7 @@ print(" ".join(f"{t}={c[t]}" for t in ("orders", "orders__items", "orders__items
     result=$(verdict "$speedup" ">=" 5.0)
     echo "  speedup python / ferry: ${speedup}x (target >= 5.0x): $result"
     add_summary json "speedup python / ferry" \
-      "${speedup}x ($(calc %.2f "$p_wall") s / $(calc %.2f "$F_WALL") s)" ">= 5.0x" "$result"
+      "${speedup}x ($(printf %.2f "$p_wall") s / $(printf %.2f "$F_WALL") s)" ">= 5.0x" "$result"
   else
     add_summary json "speedup python / ferry" "- (${F_WHY:-baseline failed})" ">= 5.0x" FAIL
   fi

@@ -35,7 +35,10 @@ TEST(Quickstart, LoadsEveryTableAndTheStarSchema) {
   // The second day's files added a column; the first day's rows have it null.
   EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_sales WHERE discount IS NOT NULL"), "3");
   // Constant column from the template parameter.
-  EXPECT_EQ(query_value(d, "SELECT group_concat(DISTINCT store_id) FROM ods_sales"), "1,2");
+  EXPECT_EQ(query_value(d,
+                        "SELECT group_concat(store_id) FROM "
+                        "(SELECT DISTINCT store_id FROM ods_sales ORDER BY 1)"),
+            "1,2");
   // Nested objects became columns; the zone was applied to the timestamp.
   EXPECT_EQ(query_value(d, "SELECT customer__address__city FROM ods_orders WHERE id = 5002"),
             "Bremen");
@@ -47,12 +50,12 @@ TEST(Quickstart, LoadsEveryTableAndTheStarSchema) {
                         "WHERE job_id = 'orders'"),
             "2026-11-02T19:10:00Z");
   EXPECT_EQ(query_value(d, "SELECT ROUND(SUM(revenue), 2) FROM fact_sales WHERE channel = 'store'"),
-            "218.8");
+            "218.81");
   // The new column was recorded in the audit table.
-  ProcessResult audit = run_ferry(d, {"audit", "--job", "sales_store_1", "--json"});
+  // (by whichever store job met the second day's file first).
+  ProcessResult audit = run_ferry(d, {"audit", "--json", "--limit", "0"});
   ASSERT_EQ(audit.exit_code, 0);
-  EXPECT_NE(audit.out.find("\"schema_changed\""), std::string::npos);
-  EXPECT_NE(audit.out.find("discount"), std::string::npos);
+  EXPECT_NE(audit.out.find("added column ods_sales.discount"), std::string::npos) << audit.out;
 }
 
 TEST(Quickstart, SecondRunLoadsNothingTwice) {
@@ -65,8 +68,10 @@ TEST(Quickstart, SecondRunLoadsNothingTwice) {
   EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_sales"), "10");
   EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_orders__items"), "5");
   EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM fact_sales"), "15");
-  auto runs = query_value(d, "SELECT COUNT(*) FROM _ferry_loads");
-  EXPECT_EQ(runs, "10");  // 5 jobs x 2 runs, each committed once
+  // 5 loads of the first run, 4 of the second: the replace job (stores) saw no changed file
+  // and kept its table instead of committing an empty load.
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM _ferry_loads"), "9");
+  EXPECT_EQ(query_value(d, "SELECT COUNT(*) FROM ods_stores"), "3");
 }
 
 TEST(Quickstart, NewFileDropIsPickedUpOnTheNextRun) {
