@@ -70,8 +70,14 @@ std::vector<OptionDecl> relaxed(std::vector<OptionDecl> decls) {
   return decls;
 }
 
+// ferry's own keys, then the plugin's; a key both declare is kept once (ferry's).
 std::vector<OptionDecl> concat(std::vector<OptionDecl> a, const std::vector<OptionDecl>& b) {
-  a.insert(a.end(), b.begin(), b.end());
+  for (const OptionDecl& d : b) {
+    bool have = false;
+    for (const OptionDecl& x : a)
+      have = have || x.name == d.name;
+    if (!have) a.push_back(d);
+  }
   return a;
 }
 

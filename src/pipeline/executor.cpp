@@ -1,6 +1,10 @@
 #include "pipeline/executor.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <algorithm>
 #include <condition_variable>
@@ -159,7 +163,44 @@ std::vector<TransformOutcome> run_transforms(Metastore& meta, const Project& pro
   return out;
 }
 
+std::string this_host() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return host[0] ? host : "localhost";
+}
+
 }  // namespace
+
+int reap_dead_runs(Metastore& meta) {
+  RunFilter f;
+  f.state = RunState::kRunning;
+  f.limit = 0;
+  auto runs = meta.list_runs(f);
+  if (!runs.ok()) return 0;
+  const std::string host = this_host();
+  int reaped = 0;
+  for (RunRow r : runs.value()) {
+    size_t colon = r.worker.rfind(':');
+    if (colon == std::string::npos || r.worker.substr(0, colon) != host) continue;
+    pid_t pid = static_cast<pid_t>(std::atol(r.worker.c_str() + colon + 1));
+    if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    r.state = RunState::kFailed;
+    r.error = fmt::format(
+        "worker {} exited before the run finished; nothing of it was committed "
+        "unless its load id is in _ferry_loads",
+        r.worker);
+    if (!meta.finish_run(r).is_ok()) continue;
+    AuditEvent e;
+    e.run_id = r.id;
+    e.job_id = r.job_id;
+    e.level = "warn";
+    e.event = "run_abandoned";
+    e.message = r.error;
+    (void)meta.audit(e);
+    ++reaped;
+  }
+  return reaped;
+}
 
 bool BatchReport::ok() const {
   for (const auto& r : runs)
@@ -180,6 +221,7 @@ BatchReport run_batch(Metastore& meta, const Project& project,
                       const std::vector<JobDefinition>& jobs, const BatchOptions& options) {
   BatchReport report;
   report.batch_id = new_batch_id();
+  reap_dead_runs(meta);
   auto t0 = std::chrono::steady_clock::now();
 
   struct Item {

@@ -47,6 +47,11 @@ struct BatchReport {
 BatchReport run_batch(Metastore& meta, const Project& project,
                       const std::vector<JobDefinition>& jobs, const BatchOptions& options);
 
+// Marks runs left 'running' by a ferry process of this host that no longer exists (killed,
+// crashed) as failed, with an audit row each; returns how many. Their loads were never
+// committed (or were, and the next run finds them in _ferry_loads), so nothing is lost.
+int reap_dead_runs(Metastore& meta);
+
 // The project's transforms in dependency order (a thin wrapper for the CLI's plan).
 Result<std::vector<std::string>> ordered_transforms(const Project& project);
 

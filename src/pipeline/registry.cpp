@@ -44,7 +44,6 @@ void add_declared_only(Registry& r) {
   smtp.kind = "smtp";
   smtp.description = "An SMTP server for control-table e-mails.";
   smtp.connection_options = {
-      {"type", OptionType::kString, "", "smtp", true, false},
       {"url", OptionType::kString, "", "smtp://host:port or smtps://host:port", true, false},
       {"username", OptionType::kString, "", "Login name.", false, false},
       {"password", OptionType::kString, "", "Password (from ${ENV}).", false, true},

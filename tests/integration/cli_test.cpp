@@ -160,3 +160,42 @@ jobs:
 
 }  // namespace
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+TEST(Cli, DocsConfigMdIsGeneratedFromTheDeclarations) {
+  TempDir dir;
+  ProcessResult docs = run_ferry(dir.str(), {"docs"});
+  ASSERT_EQ(docs.exit_code, 0);
+  EXPECT_EQ(docs.out, read_file(source_dir() / "docs/config.md"))
+      << "docs/config.md is stale: run `build/ferry docs > docs/config.md`";
+}
+
+TEST(Cli, HelpSourceListsTheKindsOptionsAndSuggestsOnTypos) {
+  TempDir dir;
+  ProcessResult help = run_ferry(dir.str(), {"help", "source", "file"});
+  ASSERT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("pattern"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("null_string"), std::string::npos) << help.out;
+  ProcessResult typo = run_ferry(dir.str(), {"help", "source", "flie"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("did you mean 'file'"), std::string::npos) << typo.err;
+}
+
+TEST(Cli, InitWritesAProjectThatValidatesAndRuns) {
+  TempDir dir;
+  std::string project = dir.str() + "/new";
+  ProcessResult init = run_ferry(dir.str(), {"init", project});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  ProcessResult validate = run_ferry(project, {"validate"});
+  ASSERT_EQ(validate.exit_code, 0) << validate.err;
+  ProcessResult run = run_ferry(project, {"run", "--all"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("succeeded"), std::string::npos) << run.out;
+  ProcessResult again = run_ferry(dir.str(), {"init", project});
+  EXPECT_EQ(again.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace ferry::testing

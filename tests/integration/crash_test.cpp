@@ -92,6 +92,10 @@ TEST_P(CrashTest, KilledRunLeavesAllOrNothingAndNextRunCompletesExactlyOnce) {
 
   ProcessResult again = run_ferry(dir.str(), {"run", "csv_job", "json_job"});
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  // The killed run is no longer shown as running: the next run marked it failed.
+  ProcessResult runs = run_ferry(dir.str(), {"runs", "--json"});
+  EXPECT_EQ(runs.out.find("\"running\""), std::string::npos) << runs.out;
+  EXPECT_NE(runs.out.find("exited before the run finished"), std::string::npos) << runs.out;
   Counts c = counts(dir.str());
   EXPECT_EQ(c.rows, std::to_string(kRowsPerFile * kFiles));
   EXPECT_EQ(c.distinct, c.rows);

@@ -33,15 +33,6 @@ DestinationDescriptor null_destination_descriptor() {
   d.decl.kind = "null";
   d.decl.description = "Discards every row (benchmarks, dry runs).";
   d.decl.is_destination = true;
-  d.decl.connection_options = {
-      {"type", OptionType::kString, "", "null", true, false},
-  };
-  d.decl.target_options = {
-      {"connection", OptionType::kString, "", "Connection of the destination.", false, false},
-      {"table", OptionType::kString, "", "Target table.", true, false},
-      {"mode", OptionType::kString, "append", "append | merge | replace", false, false},
-      {"primary_key", OptionType::kList, "", "Key columns for merge.", false, false},
-  };
   d.create = [](const nlohmann::json&, const std::string&) -> Result<std::unique_ptr<Destination>> {
     return std::unique_ptr<Destination>(std::make_unique<NullDestination>());
   };

@@ -971,17 +971,7 @@ DestinationDescriptor sqlite_destination_descriptor() {
       {"path", OptionType::kString, "",
        "the database file, relative to the project folder (created when missing)", true, false},
   };
-  d.decl.target_options = {
-      {"table", OptionType::kString, "",
-       "the table to load; nested arrays go to child tables <table>__<field>", true, false},
-      {"mode", OptionType::kString, "append",
-       "append | merge (upsert on primary_key) | replace (atomic swap of the whole table)", false,
-       false},
-      {"primary_key", OptionType::kList, "",
-       "the columns that identify a row; required by mode: merge", false, false},
-      {"connection", OptionType::kString, "",
-       "the warehouse connection to load into (default: the project's warehouse)", false, false},
-  };
+  // Target options (table, mode, primary_key, connection) are ferry's own: config/schema.cpp.
   d.create = [](const nlohmann::json& connection,
                 const std::string& project_dir) -> Result<std::unique_ptr<Destination>> {
     auto it = connection.find("path");

@@ -265,11 +265,9 @@ SourceDescriptor file_source_descriptor() {
       "Local files: one file, or a folder and a glob; CSV, JSON, JSON Lines (.gz too).";
   d.decl.is_source = true;
   d.decl.connection_options = {
-      {"type", OptionType::kString, "", "file", true, false},
       {"path", OptionType::kString, ".", "Base folder (relative to the project).", false, false},
   };
   d.decl.source_options = {
-      {"connection", OptionType::kString, "", "The file connection.", true, false},
       {"path", OptionType::kString, "", "File or folder under the connection's path.", false,
        false},
       {"pattern", OptionType::kString, "", "Glob on file names or relative paths, e.g. *.csv*.",
