@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <time.h>
+
+#include <cstdio>
+#include <random>
+
 #include "core/batch.h"
 #include "core/infer.h"
 #include "core/redact.h"
@@ -65,6 +70,52 @@ TEST(Infer, Timestamps) {
   EXPECT_EQ(format_date(days), "1969-12-31");
   ASSERT_TRUE(parse_timestamp("1969-12-31T23:59:59.5Z", &us));
   EXPECT_EQ(format_timestamp(us), "1969-12-31T23:59:59.500000Z");
+}
+
+// The canonical text of a timestamp by another route: gmtime_r and printf.
+std::string reference_timestamp(int64_t micros) {
+  int64_t secs = micros / 1000000;
+  if (micros % 1000000 < 0) --secs;
+  const int64_t us = micros - secs * 1000000;
+  const time_t t = static_cast<time_t>(secs);
+  tm utc{};
+  EXPECT_NE(gmtime_r(&t, &utc), nullptr) << micros;
+  char buf[64];
+  int n = std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d",
+                        static_cast<long long>(utc.tm_year) + 1900, utc.tm_mon + 1, utc.tm_mday,
+                        utc.tm_hour, utc.tm_min, utc.tm_sec);
+  if (us != 0) n += std::snprintf(buf + n, sizeof buf - n, ".%06lld", static_cast<long long>(us));
+  return std::string(buf, static_cast<size_t>(n)) + "Z";
+}
+
+TEST(Infer, FormattingMatchesGmtimeAcrossYears) {
+  std::mt19937_64 rng(42);
+  char buf[32];
+  // Around now (1906..2160), then any year of +-146,000 (negative years included).
+  struct Span {
+    int64_t low;
+    uint64_t width;
+  };
+  for (Span span : {Span{-2000000000000000LL, 8000000000000000ULL},
+                    Span{-(int64_t{1} << 62), uint64_t{1} << 63}}) {
+    for (int i = 0; i < 20000; ++i) {
+      int64_t us = span.low + static_cast<int64_t>(rng() % span.width);
+      if (i % 2) us -= us % 1000000;  // whole seconds half the time
+      const std::string want = reference_timestamp(us);
+      ASSERT_EQ(std::string(buf, format_timestamp(us, buf)), want) << us;
+      ASSERT_EQ(format_timestamp(us), want);
+      const int64_t days = us / 86400000000LL;
+      const std::string midnight = reference_timestamp(days * 86400000000LL);
+      ASSERT_EQ(format_date(days), midnight.substr(0, midnight.find('T'))) << days;
+    }
+  }
+  // Years outside 0..9999 as printf's "%04lld".
+  EXPECT_EQ(format_date(days_from_civil(0, 1, 1)), "0000-01-01");
+  EXPECT_EQ(format_date(days_from_civil(-1, 12, 31)), "-001-12-31");
+  EXPECT_EQ(format_date(days_from_civil(-1000, 3, 1)), "-1000-03-01");
+  EXPECT_EQ(format_date(days_from_civil(10000, 1, 1)), "10000-01-01");
+  EXPECT_EQ(format_timestamp(days_from_civil(-44, 3, 15) * 86400000000LL + 1),
+            "-044-03-15T00:00:00.000001Z");
 }
 
 TEST(Batch, RowsPadMissingColumnsWithNull) {

@@ -1,7 +1,7 @@
 #include "core/infer.h"
 
+#include <algorithm>
 #include <charconv>
-#include <cstdio>
 
 namespace ferry {
 namespace {
@@ -16,6 +16,13 @@ bool digits(std::string_view s, size_t pos, size_t n, int* out) {
   }
   *out = v;
   return true;
+}
+
+// True when all of `s` is one number in std::from_chars' syntax (looser than inference's).
+template <typename T>
+bool from_chars_whole(std::string_view s, T* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size();
 }
 
 bool is_leap(int64_t y) {
@@ -50,6 +57,47 @@ void civil_from_days(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
   *y = yy + (*m <= 2);
 }
 
+inline char* put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
+// Writes the last `n` decimal digits of v, zero-padded.
+inline char* put_digits(char* p, uint64_t v, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return p + n;
+}
+
+// Writes a year as printf's "%04lld" would: at least four characters, a sign included.
+char* put_year(char* p, int64_t y) {
+  uint64_t magnitude = y < 0 ? 0 - static_cast<uint64_t>(y) : static_cast<uint64_t>(y);
+  int n = 1;
+  for (uint64_t rest = magnitude; rest >= 10; rest /= 10)
+    ++n;
+  if (y < 0) *p++ = '-';
+  return put_digits(p, magnitude, std::max(n, y < 0 ? 3 : 4));
+}
+
+// Writes YYYY-MM-DD.
+char* put_date(char* p, int64_t days) {
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, &y, &m, &d);
+  if (y >= 0 && y <= 9999) {  // all but the rarest dates
+    p = put_digits(p, static_cast<uint64_t>(y), 4);
+  } else {
+    p = put_year(p, y);
+  }
+  *p++ = '-';
+  p = put2(p, m);
+  *p++ = '-';
+  return put2(p, d);
+}
+
 }  // namespace
 
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
@@ -66,8 +114,7 @@ bool parse_int64(std::string_view s, int64_t* out) {
   size_t i = s[0] == '-' ? 1 : 0;
   if (i == s.size()) return false;
   if (s[i] == '0' && s.size() > i + 1) return false;  // leading zeros stay text
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size();
+  return from_chars_whole(s, out);
 }
 
 bool parse_double(std::string_view s, double* out) {
@@ -79,8 +126,7 @@ bool parse_double(std::string_view s, double* out) {
   for (size_t k = i; k < s.size(); ++k) {
     if (s[k] == '.' && (k + 1 >= s.size() || s[k + 1] < '0' || s[k + 1] > '9')) return false;
   }
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size();
+  return from_chars_whole(s, out);
 }
 
 bool parse_date(std::string_view s, int64_t* days) {
@@ -180,22 +226,19 @@ bool append_as(Column& col, Type type, std::string_view t) {
       return false;
     case Type::kInt: {
       int64_t v;
-      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-      if (ec != std::errc() || p != t.data() + t.size() || t.empty()) return false;
+      if (!from_chars_whole(t, &v)) return false;
       col.append_int(v, t);
       return true;
     }
     case Type::kDouble: {
       double d;
-      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
-      if (ec != std::errc() || p != t.data() + t.size() || t.empty()) return false;
+      if (!from_chars_whole(t, &d)) return false;
       col.append_double(d, t);
       return true;
     }
     case Type::kDecimal: {
-      double d;
-      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
-      if (ec != std::errc() || p != t.data() + t.size() || t.empty()) return false;
+      double d;  // a decimal keeps its text, which must be a number
+      if (!from_chars_whole(t, &d)) return false;
       col.append_text(Type::kDecimal, t);
       return true;
     }
@@ -226,11 +269,7 @@ bool append_as(Column& col, Type type, std::string_view t) {
 }
 
 size_t format_date(int64_t days, char* buf) {
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, &y, &m, &d);
-  return static_cast<size_t>(
-      std::snprintf(buf, 32, "%04lld-%02u-%02u", static_cast<long long>(y), m, d));
+  return static_cast<size_t>(put_date(buf, days) - buf);
 }
 
 size_t format_timestamp(int64_t micros, char* buf) {
@@ -238,16 +277,19 @@ size_t format_timestamp(int64_t micros, char* buf) {
   int64_t us = micros - secs * 1000000;
   int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
   int64_t rem = secs - days * 86400;
-  size_t n = format_date(days, buf);
-  int hh = static_cast<int>(rem / 3600), mm = static_cast<int>(rem % 3600 / 60),
-      ss = static_cast<int>(rem % 60);
-  if (us == 0) {
-    n += static_cast<size_t>(std::snprintf(buf + n, 32, "T%02d:%02d:%02dZ", hh, mm, ss));
-  } else {
-    n += static_cast<size_t>(std::snprintf(buf + n, 32, "T%02d:%02d:%02d.%06lldZ", hh, mm, ss,
-                                           static_cast<long long>(us)));
+  char* p = put_date(buf, days);
+  *p++ = 'T';
+  p = put2(p, static_cast<unsigned>(rem / 3600));
+  *p++ = ':';
+  p = put2(p, static_cast<unsigned>(rem % 3600 / 60));
+  *p++ = ':';
+  p = put2(p, static_cast<unsigned>(rem % 60));
+  if (us != 0) {
+    *p++ = '.';
+    p = put_digits(p, static_cast<uint64_t>(us), 6);
   }
-  return n;
+  *p++ = 'Z';
+  return static_cast<size_t>(p - buf);
 }
 
 std::string format_timestamp(int64_t micros) {

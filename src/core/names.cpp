@@ -1,6 +1,20 @@
 #include "core/names.h"
 
 namespace ferry {
+namespace {
+
+// `text` between two `quote`s, each `quote` in it doubled (SQL's escaping).
+std::string quoted(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (char c : text) {
+    if (c == quote) out.push_back(quote);
+    out.push_back(c);
+  }
+  out.push_back(quote);
+  return out;
+}
+
+}  // namespace
 
 std::string sanitize_name(std::string_view name) {
   std::string out;
@@ -31,23 +45,11 @@ std::string sanitize_name(std::string_view name) {
 }
 
 std::string quote_ident(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
+  return quoted(name, '"');
 }
 
 std::string quote_literal(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out.push_back('\'');
-    out.push_back(c);
-  }
-  out.push_back('\'');
-  return out;
+  return quoted(text, '\'');
 }
 
 }  // namespace ferry

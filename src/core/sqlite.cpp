@@ -7,7 +7,7 @@
 namespace ferry {
 namespace {
 
-Code code_for(int rc) {
+Code code_for(int rc, Code statement_error) {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -17,16 +17,21 @@ Code code_for(int rc) {
     case SQLITE_MISUSE:
     case SQLITE_RANGE:
       return Code::kInternal;
+    case SQLITE_ERROR:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+      return statement_error;
     default:
       return Code::kIo;
   }
 }
 
 // Every failure message has one shape: "FILE: ERRMSG (in `SQL`)".
-Status make_error(int rc, std::string_view file, std::string_view errmsg, std::string_view sql) {
+Status make_error(int rc, Code statement_error, std::string_view file, std::string_view errmsg,
+                  std::string_view sql) {
   std::string message = fmt::format("{}: {}", file.empty() ? "sqlite" : file, errmsg);
   if (!sql.empty()) message += fmt::format(" (in `{}`)", sql_excerpt(sql));
-  return Status(code_for(rc), std::move(message));
+  return Status(code_for(rc, statement_error), std::move(message));
 }
 
 std::string_view file_of(sqlite3* db) {
@@ -80,7 +85,8 @@ SqliteStmt::~SqliteStmt() {
 SqliteStmt::SqliteStmt(SqliteStmt&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)),
       stmt_(std::exchange(other.stmt_, nullptr)),
-      sql_(std::move(other.sql_)) {}
+      sql_(std::move(other.sql_)),
+      statement_error_(other.statement_error_) {}
 
 SqliteStmt& SqliteStmt::operator=(SqliteStmt&& other) noexcept {
   if (this != &other) {
@@ -88,64 +94,28 @@ SqliteStmt& SqliteStmt::operator=(SqliteStmt&& other) noexcept {
     db_ = std::exchange(other.db_, nullptr);
     stmt_ = std::exchange(other.stmt_, nullptr);
     sql_ = std::move(other.sql_);
+    statement_error_ = other.statement_error_;
   }
   return *this;
 }
 
 Status SqliteStmt::error(int rc) const {
-  return make_error(rc, file_of(db_), db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), sql_);
+  return make_error(rc, statement_error_, file_of(db_),
+                    db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), sql_);
 }
 
-Status SqliteStmt::bind(int index, int value) {
-  return bind(index, static_cast<int64_t>(value));
-}
-
-Status SqliteStmt::bind(int index, int64_t value) {
-  int rc = sqlite3_bind_int64(stmt_, index, value);
-  return rc == SQLITE_OK ? Status::ok() : error(rc);
-}
-
-Status SqliteStmt::bind(int index, double value) {
-  int rc = sqlite3_bind_double(stmt_, index, value);
-  return rc == SQLITE_OK ? Status::ok() : error(rc);
-}
-
-Status SqliteStmt::bind(int index, std::string_view text) {
-  int rc =
-      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  return rc == SQLITE_OK ? Status::ok() : error(rc);
-}
-
-Status SqliteStmt::bind_static(int index, std::string_view text) {
-  int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
-  return rc == SQLITE_OK ? Status::ok() : error(rc);
-}
-
-Status SqliteStmt::bind(int index, std::nullptr_t) {
-  int rc = sqlite3_bind_null(stmt_, index);
-  return rc == SQLITE_OK ? Status::ok() : error(rc);
-}
-
-Result<bool> SqliteStmt::step() {
-  int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
+Result<bool> SqliteStmt::step_error(int rc) const {
   return error(rc);
 }
 
-Status SqliteStmt::run() {
+Status SqliteStmt::run(Bindings bindings) {
   for (;;) {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) continue;
     Status status = rc == SQLITE_DONE ? Status::ok() : error(rc);
-    reset();
+    reset(bindings);
     return status;
   }
-}
-
-void SqliteStmt::reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
 }
 
 int SqliteStmt::parameter_index(const char* name) const {
@@ -187,13 +157,16 @@ SqliteDb::~SqliteDb() {
 }
 
 SqliteDb::SqliteDb(SqliteDb&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      path_(std::move(other.path_)),
+      statement_error_(other.statement_error_) {}
 
 SqliteDb& SqliteDb::operator=(SqliteDb&& other) noexcept {
   if (this != &other) {
     close();
     db_ = std::exchange(other.db_, nullptr);
     path_ = std::move(other.path_);
+    statement_error_ = other.statement_error_;
   }
   return *this;
 }
@@ -207,15 +180,20 @@ Result<SqliteDb> SqliteDb::open(const std::string& path, const SqliteOptions& op
   int flags = options.read_only
                   ? SQLITE_OPEN_READONLY
                   : (SQLITE_OPEN_READWRITE | (options.create ? SQLITE_OPEN_CREATE : 0));
+  if (!options.serialized) flags |= SQLITE_OPEN_NOMUTEX;
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  SqliteDb db(raw, path);  // owns the handle even when the open failed
+  SqliteDb db(raw, path, options.statement_error);  // owns the handle even when open failed
   if (rc != SQLITE_OK) {
-    return make_error(rc, path, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc), "");
+    return make_error(rc, options.statement_error, path,
+                      raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc), "");
   }
   sqlite3_extended_result_codes(raw, 1);
   // The busy timeout first: switching to WAL takes a lock another process may hold.
   sqlite3_busy_timeout(raw, static_cast<int>(options.busy_timeout.count()));
+  // Before anything creates the file's first page.
+  if (options.page_size > 0 && !options.read_only)
+    FERRY_TRY(db.exec(fmt::format("PRAGMA page_size = {}", options.page_size)));
   // Reading the schema surfaces "file is not a database" here rather than at first use.
   FERRY_TRY(db.exec("SELECT count(*) FROM sqlite_schema"));
   if (options.foreign_keys) FERRY_TRY(db.exec("PRAGMA foreign_keys = ON"));
@@ -228,7 +206,8 @@ Status SqliteDb::exec(std::string_view sql) {
   char* errmsg = nullptr;
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &errmsg);
   if (rc == SQLITE_OK) return Status::ok();
-  Status status = make_error(rc, file_of(db_), errmsg ? errmsg : sqlite3_errmsg(db_), text);
+  Status status =
+      make_error(rc, statement_error_, file_of(db_), errmsg ? errmsg : sqlite3_errmsg(db_), text);
   sqlite3_free(errmsg);
   return status;
 }
@@ -237,7 +216,7 @@ Result<SqliteStmt> SqliteDb::prepare(std::string_view sql) {
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &raw, &tail);
-  SqliteStmt stmt(db_, raw, std::string(sql));
+  SqliteStmt stmt(db_, raw, std::string(sql), statement_error_);
   if (rc != SQLITE_OK) return stmt.error(rc);
   if (raw == nullptr) {
     return Status::internal("{}: no statement in `{}`", file_of(db_), sql_excerpt(sql));
@@ -252,6 +231,18 @@ Result<SqliteStmt> SqliteDb::prepare(std::string_view sql) {
   return stmt;
 }
 
+Result<SqliteStmt> SqliteDb::prepare_next(std::string_view* script) {
+  sqlite3_stmt* raw = nullptr;
+  const char* tail = nullptr;
+  int rc =
+      sqlite3_prepare_v3(db_, script->data(), static_cast<int>(script->size()), 0, &raw, &tail);
+  if (rc != SQLITE_OK)
+    return SqliteStmt(db_, raw, std::string(*script), statement_error_).error(rc);
+  std::string_view sql = script->substr(0, static_cast<size_t>(tail - script->data()));
+  script->remove_prefix(sql.size());
+  return SqliteStmt(db_, raw, std::string(sql), statement_error_);
+}
+
 int64_t SqliteDb::last_insert_rowid() const {
   return sqlite3_last_insert_rowid(db_);
 }
@@ -262,6 +253,10 @@ int64_t SqliteDb::changes() const {
 
 bool SqliteDb::autocommit() const {
   return sqlite3_get_autocommit(db_) != 0;
+}
+
+void SqliteDb::release_memory() {
+  sqlite3_db_release_memory(db_);
 }
 
 // ---- SqliteTransaction ----

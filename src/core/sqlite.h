@@ -10,7 +10,8 @@
 // Failures are returned as ferry::Status, never thrown. The message names the database file,
 // sqlite3_errmsg and the first 100 characters of the SQL. Codes: SQLITE_BUSY / SQLITE_LOCKED
 // (the busy timeout expired) -> kRetry, a constraint violation -> kInvalid, API misuse ->
-// kInternal, anything else -> kIo.
+// kInternal, a failure of the statement itself (bad SQL, a value that does not fit) ->
+// SqliteOptions::statement_error, anything else -> kIo.
 //
 // Thread-safety: none of these objects may be used from two threads at once; callers
 // serialise access to a connection and to its statements (the metastore holds a mutex per
@@ -26,10 +27,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/status.h"
+#include <sqlite3.h>
 
-struct sqlite3;
-struct sqlite3_stmt;
+#include "core/status.h"
 
 namespace ferry {
 
@@ -43,16 +43,22 @@ class SqliteStmt {
   SqliteStmt(const SqliteStmt&) = delete;
   SqliteStmt& operator=(const SqliteStmt&) = delete;
 
-  // Binders copy the value (text included); an out-of-range index is an error.
-  Status bind(int index, int value);
+  // What reset() and run() do with the values bound: clear them (every parameter NULL
+  // again), or keep them for the next run, e.g. a value bound once for a whole batch.
+  enum class Bindings { kClear, kKeep };
+
+  // Binders copy the value (text included); an out-of-range index is an error. The binders,
+  // step() and reset() are inline (below): an insert path calls them once per value.
+  Status bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
   Status bind(int index, int64_t value);
   Status bind(int index, double value);
   Status bind(int index, std::string_view text);
   Status bind(int index, const char* text) { return bind(index, std::string_view(text)); }
   Status bind(int index, std::nullptr_t);
   Status bind_null(int index) { return bind(index, nullptr); }
-  // Binds text without copying it. REQUIRES: `text` stays valid until the statement is
-  // reset, rebound or destroyed (for hot loops that bind from a batch's own buffers).
+  // Binds text without copying it. REQUIRES: `text` stays valid until the parameter is
+  // rebound or cleared, or the statement destroyed (for hot loops that bind from a batch's
+  // own buffers; with Bindings::kKeep that is past the reset).
   Status bind_static(int index, std::string_view text);
   // Binds `args` to parameters 1, 2, ... in order; stops at the first failure.
   template <typename... Args>
@@ -70,10 +76,10 @@ class SqliteStmt {
   // false when it is done. After false or an error, reset() before stepping again.
   Result<bool> step();
   // Steps until done, discarding any rows (for INSERT/UPDATE/DELETE), then resets.
-  Status run();
-  // Makes the statement ready to run again and clears every binding. Never fails: an error
-  // of the last step was already returned by step().
-  void reset();
+  Status run(Bindings bindings = Bindings::kClear);
+  // Makes the statement ready to run again. Never fails: an error of the last step was
+  // already returned by step().
+  void reset(Bindings bindings = Bindings::kClear);
 
   int column_count() const;
   std::string column_name(int column) const;
@@ -84,19 +90,25 @@ class SqliteStmt {
   std::string_view column_text_view(int column) const;
   std::string column_text(int column) const { return std::string(column_text_view(column)); }
 
+  // True when there is no statement: default-constructed, moved from, or prepared by
+  // SqliteDb::prepare_next from text that holds only whitespace and comments.
+  bool empty() const { return stmt_ == nullptr; }
   // The SQL as prepared (for messages).
   const std::string& sql() const { return sql_; }
   sqlite3_stmt* handle() const { return stmt_; }
 
  private:
   friend class SqliteDb;
-  SqliteStmt(sqlite3* db, sqlite3_stmt* stmt, std::string sql)
-      : db_(db), stmt_(stmt), sql_(std::move(sql)) {}
+  SqliteStmt(sqlite3* db, sqlite3_stmt* stmt, std::string sql, Code statement_error)
+      : db_(db), stmt_(stmt), sql_(std::move(sql)), statement_error_(statement_error) {}
   Status error(int rc) const;
+  Status check(int rc) const { return rc == SQLITE_OK ? Status() : error(rc); }
+  Result<bool> step_error(int rc) const;  // out of line, so that step() inlines
 
   sqlite3* db_ = nullptr;  // borrowed from the SqliteDb
   sqlite3_stmt* stmt_ = nullptr;
   std::string sql_;
+  Code statement_error_ = Code::kIo;  // SqliteOptions::statement_error of the connection
 };
 
 struct SqliteOptions {
@@ -105,6 +117,19 @@ struct SqliteOptions {
   std::chrono::milliseconds busy_timeout{10000};
   bool wal = true;  // journal_mode=WAL (kept as the database's mode once set)
   bool foreign_keys = true;
+  // Page size in bytes of a database file this open creates (set before WAL, which fixes it);
+  // 0 keeps SQLite's default. An existing file keeps its own.
+  int page_size = 0;
+  // SQLite's own mutex around every call on the connection (its "serialized" mode). Callers
+  // serialise access anyway (see above); false (SQLITE_OPEN_NOMUTEX) saves taking a lock in
+  // every bind and step, which shows on a hot insert path.
+  bool serialized = true;
+  // The code of a failure that the statement itself causes: bad SQL (a syntax error, no such
+  // table or column, SQLITE_ERROR) or a value that does not fit (SQLITE_MISMATCH,
+  // SQLITE_TOOBIG). kIo suits a database that runs only ferry's own SQL, where it means the
+  // file is not what ferry expects; kInvalid one that runs users' SQL and data (the
+  // warehouse), where the input is what is wrong.
+  Code statement_error = Code::kIo;
 };
 
 // One connection to a database file.
@@ -129,21 +154,29 @@ class SqliteDb {
   // Prepares exactly one statement; trailing text other than whitespace is an error (use
   // exec() for scripts).
   Result<SqliteStmt> prepare(std::string_view sql);
+  // Prepares the first statement of `*script` and removes its text from `*script`: for
+  // running a script one statement at a time, rows included. The statement is empty() when
+  // the text it took holds only whitespace and comments. REQUIRES: `script` non-null.
+  Result<SqliteStmt> prepare_next(std::string_view* script);
 
   int64_t last_insert_rowid() const;
   // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
   int64_t changes() const;
   // True when no transaction is open.
   bool autocommit() const;
+  // Frees what memory the connection can (its page cache beyond what is in use).
+  void release_memory();
 
   sqlite3* handle() const { return db_; }
 
  private:
-  SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  SqliteDb(sqlite3* db, std::string path, Code statement_error)
+      : db_(db), path_(std::move(path)), statement_error_(statement_error) {}
   void close();
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  Code statement_error_ = Code::kIo;  // SqliteOptions::statement_error
 };
 
 // A transaction, rolled back on destruction unless commit() succeeded.
@@ -174,5 +207,40 @@ class SqliteTransaction {
 // The first `max_chars` characters of `sql` on one line (runs of whitespace become one space;
 // never cut inside a UTF-8 sequence), with "..." when cut: how messages name a statement.
 std::string sql_excerpt(std::string_view sql, size_t max_chars = 100);
+
+// ---- SqliteStmt inline members ----
+
+inline Status SqliteStmt::bind(int index, int64_t value) {
+  return check(sqlite3_bind_int64(stmt_, index, value));
+}
+
+inline Status SqliteStmt::bind(int index, double value) {
+  return check(sqlite3_bind_double(stmt_, index, value));
+}
+
+inline Status SqliteStmt::bind(int index, std::string_view text) {
+  return check(
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+inline Status SqliteStmt::bind(int index, std::nullptr_t) {
+  return check(sqlite3_bind_null(stmt_, index));
+}
+
+inline Status SqliteStmt::bind_static(int index, std::string_view text) {
+  return check(
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
+}
+
+inline Result<bool> SqliteStmt::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) return rc == SQLITE_ROW;
+  return step_error(rc);
+}
+
+inline void SqliteStmt::reset(Bindings bindings) {
+  sqlite3_reset(stmt_);
+  if (bindings == Bindings::kClear) sqlite3_clear_bindings(stmt_);
+}
 
 }  // namespace ferry

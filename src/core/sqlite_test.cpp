@@ -1,5 +1,4 @@
-// Tests of core/sqlite.h. They live in meta_test because ferry_core does not link SQLite yet;
-// they move to src/core once it does.
+// Tests of core/sqlite.h.
 #include "core/sqlite.h"
 
 #include <gtest/gtest.h>
@@ -89,6 +88,96 @@ TEST(SqliteDb, ErrorsNameTheSqlAndSqliteMessage) {
 
   Status range = insert->bind(2, 1);
   EXPECT_EQ(range.code(), Code::kInternal) << range.to_string();
+}
+
+TEST(SqliteStmt, KeptBindingsOutliveResetAndRun) {
+  SqliteDb db = open_or_die(":memory:");
+  ASSERT_TRUE(db.exec("CREATE TABLE t (batch TEXT, n INTEGER)").is_ok());
+  auto insert = db.prepare("INSERT INTO t VALUES (?1, ?2)");
+  ASSERT_TRUE(insert.ok());
+  const std::string batch = "b1";
+  ASSERT_TRUE(insert->bind_static(1, batch).is_ok());  // once, for every row
+  for (int n = 1; n <= 2; ++n) {
+    ASSERT_TRUE(insert->bind(2, n).is_ok());
+    ASSERT_TRUE(insert->step().ok());
+    insert->reset(SqliteStmt::Bindings::kKeep);
+  }
+  ASSERT_TRUE(insert->bind(2, 3).is_ok());
+  ASSERT_TRUE(insert->run(SqliteStmt::Bindings::kKeep).is_ok());
+  ASSERT_TRUE(insert->run().is_ok());  // still kept; this run clears them
+  ASSERT_TRUE(insert->run().is_ok());  // all NULL
+
+  auto select = db.prepare("SELECT batch, n FROM t ORDER BY rowid");
+  ASSERT_TRUE(select.ok());
+  std::vector<std::string> rows;
+  while (select->step().value())
+    rows.push_back(select->column_text(0) + "/" + select->column_text(1));
+  EXPECT_EQ(rows, (std::vector<std::string>{"b1/1", "b1/2", "b1/3", "b1/3", "/"}));
+}
+
+TEST(SqliteDb, PrepareNextRunsAScriptOneStatementAtATime) {
+  SqliteDb db = open_or_die(":memory:");
+  std::string_view script =
+      "CREATE TABLE t (x);  INSERT INTO t VALUES (1), (2);\n-- done\nSELECT x FROM t ORDER BY x; ";
+  std::vector<std::string> seen;
+  int64_t sum = 0;
+  while (!script.empty()) {
+    auto stmt = db.prepare_next(&script);
+    ASSERT_TRUE(stmt.ok()) << stmt.status().to_string();
+    if (stmt->empty()) continue;  // the comment and the trailing blank
+    seen.push_back(sql_excerpt(stmt->sql()));
+    while (stmt->step().value())
+      sum += stmt->column_int64(0);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"CREATE TABLE t (x);", "INSERT INTO t VALUES (1), (2);",
+                                            "-- done SELECT x FROM t ORDER BY x;"}));
+  EXPECT_EQ(sum, 3);
+
+  std::string_view bad = "SELECT 1; SELEC 2; SELECT 3";
+  ASSERT_TRUE(db.prepare_next(&bad).ok());
+  auto error = db.prepare_next(&bad);
+  ASSERT_FALSE(error.ok());
+  EXPECT_EQ(error.status().code(), Code::kIo);
+  EXPECT_NE(error.status().message().find("SELEC 2"), std::string::npos)
+      << error.status().message();
+}
+
+TEST(SqliteDb, StatementErrorsTakeTheCodeOfTheOptions) {
+  // A database that runs users' SQL reports bad SQL and misfit values as invalid input.
+  SqliteDb db = open_or_die(":memory:", {.statement_error = Code::kInvalid});
+  EXPECT_EQ(db.exec("INSERT INTO nope VALUES (1)").code(), Code::kInvalid);
+  auto bad = db.prepare("SELECT nope FROM sqlite_schema");
+  EXPECT_EQ(bad.status().code(), Code::kInvalid);
+  ASSERT_TRUE(db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)").is_ok());
+  auto insert = db.prepare("INSERT INTO t VALUES (?)");
+  ASSERT_TRUE(insert.ok());
+  ASSERT_TRUE(insert->bind(1, "not a rowid").is_ok());
+  Status mismatch = insert->run();
+  EXPECT_EQ(mismatch.code(), Code::kInvalid) << mismatch.to_string();
+  EXPECT_NE(mismatch.message().find("datatype mismatch"), std::string::npos);
+  // Still kInternal: a parameter that does not exist is a bug.
+  EXPECT_EQ(insert->bind(2, 1).code(), Code::kInternal);
+}
+
+TEST(SqliteDb, PageSizeAppliesToANewFileOnly) {
+  testing::TempDir dir;
+  std::string path = (dir.path() / "p.db").string();
+  auto page_size = [](SqliteDb& db) {
+    auto stmt = db.prepare("PRAGMA page_size");
+    EXPECT_TRUE(stmt.ok() && stmt->step().value());
+    return stmt->column_int64(0);
+  };
+  {
+    SqliteDb db = open_or_die(path, {.page_size = 32768, .serialized = false});
+    ASSERT_TRUE(db.exec("CREATE TABLE t (x)").is_ok());
+    EXPECT_EQ(page_size(db), 32768);
+    db.release_memory();
+  }
+  SqliteDb again = open_or_die(path, {.page_size = 8192});
+  EXPECT_EQ(page_size(again), 32768);
+  auto mode = again.prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.ok() && mode->step().value());
+  EXPECT_EQ(mode->column_text(0), "wal");
 }
 
 TEST(SqliteDb, LongSqlIsCutToOneLineOfAHundredCharacters) {

@@ -3,28 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "core/infer.h"
+#include "destinations/test_batch.h"
 
 namespace ferry {
 namespace {
 
-using Row = std::vector<std::optional<std::string>>;
-
-// A batch of inferred values; nullopt is a null.
-Batch make_batch(const std::string& table, const std::vector<std::string>& columns,
-                 const std::vector<Row>& rows) {
-  Batch b(table);
-  b.set_origin_source("in.csv");
-  for (const auto& c : columns)
-    b.column_index(c);
-  int64_t line = 2;
-  for (const Row& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i)
-      if (row[i]) append_inferred(b.column(i), *row[i]);
-    b.end_row();
-    b.row_lines().push_back(line++);
-  }
-  return b;
-}
+using testing::make_batch;
+using testing::Row;
 
 TableSchema schema(const std::string& name, std::vector<Field> fields) {
   TableSchema s;

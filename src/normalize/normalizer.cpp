@@ -169,6 +169,15 @@ void append_scalar(Column& col, element v) {
   }
 }
 
+// Row ids are stored as signed 64-bit integers (the hash's bits): 8 bytes a key, and joins
+// on integers, instead of 16 hex characters.
+void append_id(Column& col, uint64_t id) {
+  char num[24];
+  const int64_t v = static_cast<int64_t>(id);
+  const auto r = std::to_chars(num, num + sizeof(num), v);
+  col.append_int(v, std::string_view(num, static_cast<size_t>(r.ptr - num)));
+}
+
 }  // namespace
 
 class Normalizer::Impl {
@@ -203,10 +212,10 @@ class Normalizer::Impl {
   void flatten(Scope& scope, const Row& row, simdjson::dom::object object);
   void put(Slot& slot, const Row& row, element value);
   void put_json(Slot& slot, const Row& row, element value);
-  Status child_row(Table& table, uint64_t idx, element value, const char* parent_id,
-                   const char* root_id, int64_t line);
-  Status expand(size_t base, const char* parent_id, const char* root_id, int64_t line);
-  void root_id(size_t row, char* out);
+  Status child_row(Table& table, uint64_t idx, element value, uint64_t parent_id,
+                   uint64_t root_id, int64_t line);
+  Status expand(size_t base, uint64_t parent_id, uint64_t root_id, int64_t line);
+  uint64_t root_id(size_t row);
   void end_row(Table& table, int64_t line);
   Status make_room(Table& table);
   Status emit(Table& table);
@@ -339,15 +348,14 @@ Status Normalizer::Impl::add(element record, const Origin& origin) {
   FERRY_TRY(make_room(root));
   const Row row{root, root.batch.num_rows(), 0};
   flatten(*root.scope, row, record.get_object().value_unsafe());
-  char id[RowIdHash::kHexSize];
-  root_id(row.index, id);
-  root.batch.column(kIdCol).append_text(Type::kText, std::string_view(id, sizeof(id)));
+  const uint64_t id = root_id(row.index);
+  append_id(root.batch.column(kIdCol), id);
   end_row(root, origin.line);
   ++records_;
   return expand(0, id, id, origin.line);
 }
 
-void Normalizer::Impl::root_id(size_t row, char* out) {
+uint64_t Normalizer::Impl::root_id(size_t row) {
   RowIdHash h = root_seed_;
   if (pk_names_.empty()) {
     h.add(static_cast<uint64_t>(records_));
@@ -368,7 +376,7 @@ void Normalizer::Impl::root_id(size_t row, char* out) {
       }
     }
   }
-  RowIdHash::hex(h.digest(), out);
+  return h.digest();
 }
 
 void Normalizer::Impl::flatten(Scope& scope, const Row& row, simdjson::dom::object object) {
@@ -411,7 +419,7 @@ void Normalizer::Impl::put_json(Slot& slot, const Row& row, element value) {
   col.append_text(Type::kJson, json_buf_);
 }
 
-Status Normalizer::Impl::expand(size_t base, const char* parent_id, const char* root_id,
+Status Normalizer::Impl::expand(size_t base, uint64_t parent_id, uint64_t root_id,
                                 int64_t line) {
   // Children of children are pushed above `end` and popped again by their own row.
   const size_t end = pending_.size();
@@ -425,16 +433,15 @@ Status Normalizer::Impl::expand(size_t base, const char* parent_id, const char* 
   return Status::ok();
 }
 
-Status Normalizer::Impl::child_row(Table& table, uint64_t idx, element value, const char* parent_id,
-                                   const char* root_id, int64_t line) {
+Status Normalizer::Impl::child_row(Table& table, uint64_t idx, element value, uint64_t parent_id,
+                                   uint64_t root_id, int64_t line) {
   FERRY_TRY(make_room(table));
   Batch& b = table.batch;
-  char id[RowIdHash::kHexSize];
   RowIdHash h = table.id_seed;
-  RowIdHash::hex(h.add(std::string_view(parent_id, RowIdHash::kHexSize)).add(idx).digest(), id);
-  b.column(kIdCol).append_text(Type::kText, std::string_view(id, sizeof(id)));
-  b.column(kParentCol).append_text(Type::kText, std::string_view(parent_id, RowIdHash::kHexSize));
-  b.column(kRootCol).append_text(Type::kText, std::string_view(root_id, RowIdHash::kHexSize));
+  const uint64_t id = h.add(parent_id).add(idx).digest();
+  append_id(b.column(kIdCol), id);
+  append_id(b.column(kParentCol), parent_id);
+  append_id(b.column(kRootCol), root_id);
   char num[24];
   const auto r = std::to_chars(num, num + sizeof(num), idx);
   b.column(kIdxCol).append_int(static_cast<int64_t>(idx),

@@ -39,7 +39,7 @@
 //     above max_depth is a kJson column. With max_depth = 1, {"customer": {"address": {..}},
 //     "items": [{"tags": [..]}]} keeps customer__address and orders__items.tags as JSON.
 //
-// Row ids (16 lower-case hex characters of RowIdHash, deterministic)
+// Row ids (int64: the 64 bits of RowIdHash, deterministic; 8 bytes a key and integer joins)
 //   root:  hash("pk", root table, the primary-key columns' text) when primary_key is set (a
 //          missing or null key column hashes as null), else hash("load", load_id, the
 //          record's sequence number in this normaliser, from 0);

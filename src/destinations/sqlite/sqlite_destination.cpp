@@ -11,19 +11,15 @@
 
 #include "core/infer.h"
 #include "core/names.h"
+#include "core/sqlite.h"
 #include "destinations/schema_evolution.h"
-#include "destinations/sqlite/sqlite_conn.h"
 #include "destinations/sqlite/sqlite_values.h"
 
 namespace ferry {
 namespace {
 
-using sqlite_dst::bind_copy;
-using sqlite_dst::bind_static;
-using sqlite_dst::column_text;
-using sqlite_dst::Connection;
 using sqlite_dst::sql_type;
-using sqlite_dst::Stmt;
+using Bindings = SqliteStmt::Bindings;
 
 constexpr const char* kStagingInfix = "__ferry_new_";
 constexpr size_t kMaxRawBytes = 64 * 1024;
@@ -65,6 +61,21 @@ std::string short_load_id(std::string_view load_id) {
   return out.empty() ? "load" : out;
 }
 
+// Steps `stmt` to its end and returns the first column of every row as text; then resets
+// it, keeping its bindings.
+Result<std::vector<std::string>> first_column(SqliteStmt& stmt) {
+  std::vector<std::string> out;
+  for (;;) {
+    Result<bool> row = stmt.step();
+    if (!row.ok() || !*row) {
+      stmt.reset(Bindings::kKeep);
+      if (!row.ok()) return row.status();
+      return out;
+    }
+    out.emplace_back(stmt.column_text_view(0));
+  }
+}
+
 // A table as the load sees it.
 struct TableState {
   std::string name;      // logical name (Batch::table())
@@ -92,7 +103,8 @@ struct Binding {
 
 class SqliteDestination final : public Destination {
  public:
-  SqliteDestination(Connection db, SqliteOptions options) : db_(std::move(db)), options_(options) {}
+  SqliteDestination(SqliteDb db, SqliteDestinationOptions options)
+      : db_(std::move(db)), options_(options) {}
   ~SqliteDestination() override { rollback(); }
 
   Status init();
@@ -111,6 +123,9 @@ class SqliteDestination final : public Destination {
 
  private:
   Status ensure_transaction();
+  // Runs `body` in a write transaction of its own; on failure nothing of it stays.
+  template <typename Body>
+  Status in_transaction(const std::string& what, Body body);
   Result<bool> load_committed(const std::string& load_id);
   void end_load();
 
@@ -120,8 +135,11 @@ class SqliteDestination final : public Destination {
   Status create_table(const std::string& physical, const TableSchema& schema);
   Status rebuild_table(const std::string& physical, const TableSchema& from, const TableSchema& to);
   Status record_columns(const std::string& physical, const std::vector<Field>& fields);
+  Status forget_columns(const std::string& physical);
+  Status move_columns(const std::string& from, const std::string& to);
   Status rename_table(const std::string& from, const std::string& to);
   Result<std::vector<std::string>> index_sql(const std::string& table);
+  Result<std::vector<std::string>> pk_columns(const std::string& physical);
   void forget_statements(const std::string& physical);
 
   Status ensure_pk_index(TableState& ts);
@@ -130,22 +148,22 @@ class SqliteDestination final : public Destination {
   Status delete_replaced_children();
   Status swap_replaced_tables();
 
-  Result<sqlite3_stmt*> insert_statement(const TableState& ts, const Batch& batch,
-                                         const SchemaPlan& plan, bool upsert);
+  Result<SqliteStmt*> insert_statement(const TableState& ts, const Batch& batch,
+                                       const SchemaPlan& plan, bool upsert);
   Status insert_rows(const TableState& ts, const Batch& batch, const SchemaPlan& plan,
                      size_t* written);
   Status insert_rejects(const LoadSpec& load, const std::vector<Reject>& rejects);
 
-  Connection db_;
-  SqliteOptions options_;
+  SqliteDb db_;
+  SqliteDestinationOptions options_;
 
   // The load in progress.
   std::optional<LoadSpec> load_;
-  bool in_transaction_ = false;
+  std::optional<SqliteTransaction> txn_;  // the load's, from its first write
   std::map<std::string, TableState> tables_;
-  std::unordered_map<std::string, Stmt> inserts_;  // key: physical table, mode, columns
-  std::vector<Binding> bindings_;                  // reused per batch
-  std::vector<std::array<char, 40>> text_buf_;     // formatted values live until the step
+  std::unordered_map<std::string, SqliteStmt> inserts_;  // key: physical table, mode, columns
+  std::vector<Binding> bindings_;                        // reused per batch
+  std::vector<std::array<char, 40>> text_buf_;           // formatted values live until the step
   // merge: pre-existing child tables of the root and the root ids whose children are
   // replaced at commit.
   std::optional<std::vector<std::string>> merge_children_;
@@ -156,36 +174,35 @@ class SqliteDestination final : public Destination {
 // Opening, state, load lifecycle
 
 Status SqliteDestination::init() {
-  sqlite3_busy_timeout(db_.get(), options_.busy_timeout_ms);
-  if (options_.page_size > 0)  // a no-op unless the file is new
-    FERRY_TRY(db_.exec(fmt::format("PRAGMA page_size={}", options_.page_size)));
-  FERRY_TRY(db_.exec("PRAGMA journal_mode=WAL", "enabling WAL"));
-  FERRY_TRY(db_.exec("PRAGMA synchronous=NORMAL", "setting synchronous"));
+  FERRY_TRY(db_.exec("PRAGMA synchronous=NORMAL"));
   // A big load grows the WAL to the load's size; cut it back once it has been checkpointed.
-  FERRY_TRY(db_.exec("PRAGMA journal_size_limit=67108864", "setting journal_size_limit"));
+  FERRY_TRY(db_.exec("PRAGMA journal_size_limit=67108864"));
   // Only a new warehouse needs the write lock, which a running load may hold for long.
-  FERRY_ASSIGN(Stmt count,
+  FERRY_ASSIGN(SqliteStmt count,
                db_.prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('_ferry_loads', "
                            "'_ferry_state', '_ferry_rejects', '_ferry_rejects_job', "
                            "'_ferry_columns')"));
-  int rc = sqlite3_step(count.get());
-  if (rc != SQLITE_ROW) return db_.error(rc, "reading the schema");
-  if (sqlite3_column_int(count.get(), 0) == 5) return Status::ok();
+  FERRY_ASSIGN(bool row, count.step());
+  if (row && count.column_int64(0) == 5) return Status::ok();
   count.reset();
-  FERRY_TRY(db_.exec("BEGIN IMMEDIATE", "creating ferry's tables"));
-  Status st = db_.exec(kMetaSchema, "creating ferry's tables");
-  if (st) st = db_.exec("COMMIT", "creating ferry's tables");
-  if (!st) static_cast<void>(db_.exec("ROLLBACK"));  // best effort; the error is `st`
-  return st;
+  return in_transaction("creating ferry's tables", [&] { return db_.exec(kMetaSchema); });
+}
+
+template <typename Body>
+Status SqliteDestination::in_transaction(const std::string& what, Body body) {
+  auto txn = SqliteTransaction::begin(db_);
+  Status st = txn.ok() ? body() : txn.status();
+  if (st) st = txn->commit();
+  return st.with_context(what);  // a transaction not committed rolls back here
 }
 
 Result<nlohmann::json> SqliteDestination::read_state(const std::string& job_id) {
-  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT state FROM _ferry_state WHERE job_id = ?1"));
-  bind_static(stmt.get(), 1, job_id);
-  int rc = sqlite3_step(stmt.get());
-  if (rc == SQLITE_DONE) return nlohmann::json::object();
-  if (rc != SQLITE_ROW) return db_.error(rc, "reading the state of job " + job_id);
-  auto state = nlohmann::json::parse(column_text(stmt.get(), 0), nullptr, false);
+  FERRY_ASSIGN(SqliteStmt stmt, db_.prepare("SELECT state FROM _ferry_state WHERE job_id = ?1"));
+  FERRY_TRY(stmt.bind(1, job_id));
+  Result<bool> row = stmt.step();
+  if (!row.ok()) return row.status().with_context("reading the state of job " + job_id);
+  if (!*row) return nlohmann::json::object();
+  auto state = nlohmann::json::parse(stmt.column_text_view(0), nullptr, false);
   if (state.is_discarded())
     return Status::io("the state of job {} in _ferry_state is not valid JSON", job_id);
   if (state.is_null()) return nlohmann::json::object();
@@ -193,11 +210,9 @@ Result<nlohmann::json> SqliteDestination::read_state(const std::string& job_id) 
 }
 
 Result<bool> SqliteDestination::load_committed(const std::string& load_id) {
-  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT 1 FROM _ferry_loads WHERE load_id = ?1"));
-  bind_static(stmt.get(), 1, load_id);
-  int rc = sqlite3_step(stmt.get());
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_.error(rc, "reading _ferry_loads");
-  return rc == SQLITE_ROW;
+  FERRY_ASSIGN(SqliteStmt stmt, db_.prepare("SELECT 1 FROM _ferry_loads WHERE load_id = ?1"));
+  FERRY_TRY(stmt.bind(1, load_id));
+  return stmt.step();
 }
 
 Status SqliteDestination::begin(const LoadSpec& load) {
@@ -213,9 +228,10 @@ Status SqliteDestination::begin(const LoadSpec& load) {
 
 Status SqliteDestination::ensure_transaction() {
   if (!load_) return Status::internal("no load in progress (begin() first)");
-  if (in_transaction_) return Status::ok();
-  FERRY_TRY(db_.exec("BEGIN IMMEDIATE", "starting the load's transaction"));
-  in_transaction_ = true;
+  if (txn_) return Status::ok();
+  auto txn = SqliteTransaction::begin(db_);
+  if (!txn.ok()) return txn.status().with_context("starting the load's transaction");
+  txn_.emplace(std::move(txn).value());
   if (options_.load_cache_kib > 0)
     FERRY_TRY(db_.exec(fmt::format("PRAGMA cache_size=-{}", options_.load_cache_kib)));
   // A retry of the same load may have committed since begin() looked.
@@ -234,17 +250,14 @@ void SqliteDestination::end_load() {
   merged_root_ids_.clear();
   if (load_ && options_.load_cache_kib > 0) {
     static_cast<void>(db_.exec("PRAGMA cache_size=-2000"));  // SQLite's default; best effort
-    sqlite3_db_release_memory(db_.get());
+    db_.release_memory();
   }
   load_.reset();
 }
 
 void SqliteDestination::rollback() {
   inserts_.clear();  // no statement may be pending when the transaction ends
-  if (in_transaction_) {
-    if (!sqlite3_get_autocommit(db_.get())) static_cast<void>(db_.exec("ROLLBACK"));  // best effort
-    in_transaction_ = false;
-  }
+  txn_.reset();      // rolls back, best effort
   end_load();
 }
 
@@ -256,35 +269,29 @@ Status SqliteDestination::commit(const nlohmann::json& state, const LoadStats& s
     if (load_->mode == WriteMode::kMerge) FERRY_TRY(delete_replaced_children());
     inserts_.clear();
     std::string now = now_iso();
-    FERRY_ASSIGN(Stmt loads, db_.prepare("INSERT INTO _ferry_loads (load_id, job_id, run_id, "
-                                         "committed_at, rows_loaded, rows_rejected) "
-                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-    bind_static(loads.get(), 1, load_->load_id);
-    bind_static(loads.get(), 2, load_->job_id);
-    bind_static(loads.get(), 3, load_->run_id);
-    bind_static(loads.get(), 4, now);
-    sqlite3_bind_int64(loads.get(), 5, stats.rows_loaded);
-    sqlite3_bind_int64(loads.get(), 6, stats.rows_rejected);
-    FERRY_TRY(db_.run(loads.get(), "recording the load in _ferry_loads"));
+    FERRY_ASSIGN(SqliteStmt loads, db_.prepare("INSERT INTO _ferry_loads (load_id, job_id, run_id, "
+                                               "committed_at, rows_loaded, rows_rejected) "
+                                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    FERRY_TRY(loads.bind_all(load_->load_id, load_->job_id, load_->run_id, now, stats.rows_loaded,
+                             stats.rows_rejected));
+    FERRY_TRY(loads.run());
 
     std::string state_text =
         state.is_null() ? "{}"
                         : state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    FERRY_ASSIGN(Stmt upsert,
+    FERRY_ASSIGN(SqliteStmt upsert,
                  db_.prepare("INSERT INTO _ferry_state (job_id, state, updated_at) "
                              "VALUES (?1, ?2, ?3) ON CONFLICT (job_id) DO UPDATE SET "
                              "state = excluded.state, updated_at = excluded.updated_at"));
-    bind_static(upsert.get(), 1, load_->job_id);
-    bind_static(upsert.get(), 2, state_text);
-    bind_static(upsert.get(), 3, now);
-    FERRY_TRY(db_.run(upsert.get(), "saving the job's state"));
-    return db_.exec("COMMIT", "committing the load");
+    FERRY_TRY(upsert.bind_all(load_->job_id, state_text, now));
+    FERRY_TRY(upsert.run());
+    return txn_->commit().with_context("committing the load");
   }();
   if (!st) {
     rollback();
     return st;
   }
-  in_transaction_ = false;
+  txn_.reset();  // committed
   end_load();
   return Status::ok();
 }
@@ -293,30 +300,30 @@ Status SqliteDestination::commit(const nlohmann::json& state, const LoadStats& s
 // Tables and DDL
 
 Result<std::optional<StoredTable>> SqliteDestination::load_table(const std::string& physical) {
-  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT p.name, p.type, c.ferry_type "
-                                      "FROM pragma_table_info(?1) AS p "
-                                      "LEFT JOIN _ferry_columns AS c "
-                                      "ON c.table_name = ?1 AND c.column_name = p.name "
-                                      "ORDER BY p.cid"));
-  bind_static(stmt.get(), 1, physical);
+  FERRY_ASSIGN(SqliteStmt stmt, db_.prepare("SELECT p.name, p.type, c.ferry_type "
+                                            "FROM pragma_table_info(?1) AS p "
+                                            "LEFT JOIN _ferry_columns AS c "
+                                            "ON c.table_name = ?1 AND c.column_name = p.name "
+                                            "ORDER BY p.cid"));
+  FERRY_TRY(stmt.bind(1, physical));
   StoredTable table;
   table.schema.name = physical;
   bool any = false;
-  int rc;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+  for (;;) {
+    Result<bool> row = stmt.step();
+    if (!row.ok()) return row.status().with_context("reading the columns of table " + physical);
+    if (!*row) break;
     any = true;
-    std::string name(column_text(stmt.get(), 0));
+    std::string name = stmt.column_text(0);
     if (name == kLoadIdColumn) {
       table.has_load_id = true;
       continue;
     }
     std::optional<Type> type;
-    if (sqlite3_column_type(stmt.get(), 2) != SQLITE_NULL)
-      type = parse_type_name(column_text(stmt.get(), 2));
-    if (!type) type = parse_type_name(column_text(stmt.get(), 1));
+    if (!stmt.column_is_null(2)) type = parse_type_name(stmt.column_text_view(2));
+    if (!type) type = parse_type_name(stmt.column_text_view(1));
     table.schema.fields.push_back(Field{std::move(name), type.value_or(Type::kText), true});
   }
-  if (rc != SQLITE_DONE) return db_.error(rc, "reading the columns of table " + physical);
   if (!any) return std::optional<StoredTable>();
   return std::optional<StoredTable>(std::move(table));
 }
@@ -352,16 +359,31 @@ Result<TableState*> SqliteDestination::table_state(const std::string& name) {
 
 Status SqliteDestination::record_columns(const std::string& physical,
                                          const std::vector<Field>& fields) {
-  FERRY_ASSIGN(Stmt stmt,
+  FERRY_ASSIGN(SqliteStmt stmt,
                db_.prepare("INSERT OR REPLACE INTO _ferry_columns (table_name, column_name, "
                            "ferry_type) VALUES (?1, ?2, ?3)"));
-  bind_static(stmt.get(), 1, physical);
   for (const Field& f : fields) {
-    bind_static(stmt.get(), 2, f.name);
-    bind_static(stmt.get(), 3, type_name(f.type));
-    FERRY_TRY(db_.run(stmt.get(), "recording column types in _ferry_columns"));
+    FERRY_TRY(stmt.bind_all(physical, f.name, type_name(f.type)));
+    FERRY_TRY(stmt.run());
   }
   return Status::ok();
+}
+
+// Types recorded for a table of this name that is gone (dropped, or dropped outside ferry)
+// are stale.
+Status SqliteDestination::forget_columns(const std::string& physical) {
+  FERRY_ASSIGN(SqliteStmt forget, db_.prepare("DELETE FROM _ferry_columns WHERE table_name = ?1"));
+  FERRY_TRY(forget.bind(1, physical));
+  return forget.run();
+}
+
+// Table `from` was renamed to `to`: so are its recorded types.
+Status SqliteDestination::move_columns(const std::string& from, const std::string& to) {
+  FERRY_TRY(forget_columns(to));
+  FERRY_ASSIGN(SqliteStmt move,
+               db_.prepare("UPDATE _ferry_columns SET table_name = ?1 WHERE table_name = ?2"));
+  FERRY_TRY(move.bind_all(to, from));
+  return move.run();
 }
 
 Status SqliteDestination::create_table(const std::string& physical, const TableSchema& schema) {
@@ -369,25 +391,27 @@ Status SqliteDestination::create_table(const std::string& physical, const TableS
   for (const Field& f : schema.fields)
     sql += quote_ident(f.name) + " " + sql_type(f.type) + ", ";
   sql += quote_ident(kLoadIdColumn) + " TEXT)";
-  FERRY_TRY(db_.exec(sql, "creating table " + physical));
-  // Types recorded for an earlier table of this name (dropped outside ferry) are stale.
-  FERRY_ASSIGN(Stmt forget, db_.prepare("DELETE FROM _ferry_columns WHERE table_name = ?1"));
-  bind_static(forget.get(), 1, physical);
-  FERRY_TRY(db_.run(forget.get(), "clearing _ferry_columns"));
+  FERRY_TRY(db_.exec(sql).with_context("creating table " + physical));
+  FERRY_TRY(forget_columns(physical));
   FERRY_TRY(record_columns(physical, schema.fields));
   return record_columns(physical, {Field{kLoadIdColumn, Type::kText, true}});
 }
 
 Result<std::vector<std::string>> SqliteDestination::index_sql(const std::string& table) {
-  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
-                                      "tbl_name = ?1 AND sql IS NOT NULL"));
-  bind_static(stmt.get(), 1, table);
-  std::vector<std::string> out;
-  int rc;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW)
-    out.emplace_back(column_text(stmt.get(), 0));
-  if (rc != SQLITE_DONE) return db_.error(rc, "reading the indexes of " + table);
-  return out;
+  FERRY_ASSIGN(SqliteStmt stmt,
+               db_.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
+                           "tbl_name = ?1 AND sql IS NOT NULL"));
+  FERRY_TRY(stmt.bind(1, table));
+  return first_column(stmt);
+}
+
+// The columns of the unique index of a merge's primary key, in order; none when there is
+// no such index.
+Result<std::vector<std::string>> SqliteDestination::pk_columns(const std::string& physical) {
+  FERRY_ASSIGN(SqliteStmt stmt,
+               db_.prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno"));
+  FERRY_TRY(stmt.bind(1, "_ferry_pk_" + physical));
+  return first_column(stmt);
 }
 
 Status SqliteDestination::rename_table(const std::string& from, const std::string& to) {
@@ -395,8 +419,8 @@ Status SqliteDestination::rename_table(const std::string& from, const std::strin
   // re-checked while the old `to` is gone).
   FERRY_TRY(db_.exec("PRAGMA legacy_alter_table=ON"));
   Status st =
-      db_.exec(fmt::format("ALTER TABLE {} RENAME TO {}", quote_ident(from), quote_ident(to)),
-               fmt::format("renaming table {} to {}", from, to));
+      db_.exec(fmt::format("ALTER TABLE {} RENAME TO {}", quote_ident(from), quote_ident(to)))
+          .with_context(fmt::format("renaming table {} to {}", from, to));
   FERRY_TRY(db_.exec("PRAGMA legacy_alter_table=OFF"));
   return st;
 }
@@ -417,20 +441,13 @@ Status SqliteDestination::rebuild_table(const std::string& physical, const Table
   cols += quote_ident(kLoadIdColumn);
   exprs += quote_ident(kLoadIdColumn);
   FERRY_TRY(db_.exec(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}", quote_ident(tmp), cols,
-                                 exprs, quote_ident(physical)),
-                     "copying table " + physical + " to widen its columns"));
+                                 exprs, quote_ident(physical)))
+                .with_context("copying table " + physical + " to widen its columns"));
   FERRY_TRY(db_.exec("DROP TABLE " + quote_ident(physical)));
   FERRY_TRY(rename_table(tmp, physical));
   for (const std::string& sql : indexes)
-    FERRY_TRY(db_.exec(sql, "re-creating an index of " + physical));
-  FERRY_ASSIGN(Stmt move, db_.prepare("DELETE FROM _ferry_columns WHERE table_name = ?1"));
-  bind_static(move.get(), 1, physical);
-  FERRY_TRY(db_.run(move.get(), "updating _ferry_columns"));
-  FERRY_ASSIGN(Stmt rename,
-               db_.prepare("UPDATE _ferry_columns SET table_name = ?1 WHERE table_name = ?2"));
-  bind_static(rename.get(), 1, physical);
-  bind_static(rename.get(), 2, tmp);
-  return db_.run(rename.get(), "updating _ferry_columns");
+    FERRY_TRY(db_.exec(sql).with_context("re-creating an index of " + physical));
+  return move_columns(tmp, physical);
 }
 
 void SqliteDestination::forget_statements(const std::string& physical) {
@@ -470,14 +487,14 @@ Status SqliteDestination::apply_plan(TableState& ts, const SchemaPlan& plan) {
     if (f == nullptr) continue;
     if (c.kind == SchemaChange::Kind::kAddColumn) {
       FERRY_TRY(db_.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", quote_ident(ts.physical),
-                                     quote_ident(f->name), sql_type(f->type)),
-                         "adding column " + ts.name + "." + f->name));
+                                     quote_ident(f->name), sql_type(f->type)))
+                    .with_context("adding column " + ts.name + "." + f->name));
     } else if (c.kind == SchemaChange::Kind::kWidenColumn) {
       std::string q = quote_ident(f->name);
       std::string expr = sqlite_dst::convert_expr(q, c.from, c.to);
       if (expr != q)
-        FERRY_TRY(db_.exec(fmt::format("UPDATE {} SET {} = {}", quote_ident(ts.physical), q, expr),
-                           "widening column " + ts.name + "." + f->name));
+        FERRY_TRY(db_.exec(fmt::format("UPDATE {} SET {} = {}", quote_ident(ts.physical), q, expr))
+                      .with_context("widening column " + ts.name + "." + f->name));
     }
     changed.push_back(*f);
   }
@@ -492,21 +509,15 @@ Status SqliteDestination::apply_plan(TableState& ts, const SchemaPlan& plan) {
 Status SqliteDestination::ensure_pk_index(TableState& ts) {
   if (ts.pk_index) return Status::ok();
   const std::vector<std::string>& pk = load_->primary_key;
-  std::string index = "_ferry_pk_" + ts.physical;
-  FERRY_ASSIGN(Stmt info, db_.prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno"));
-  bind_static(info.get(), 1, index);
-  std::vector<std::string> current;
-  int rc;
-  while ((rc = sqlite3_step(info.get())) == SQLITE_ROW)
-    current.emplace_back(column_text(info.get(), 0));
-  if (rc != SQLITE_DONE) return db_.error(rc, "reading index " + index);
+  FERRY_ASSIGN(std::vector<std::string> current, pk_columns(ts.physical));
   if (current != pk) {
+    std::string index = quote_ident("_ferry_pk_" + ts.physical);
     std::string cols;
     for (const std::string& k : pk)
       cols += (cols.empty() ? "" : ", ") + quote_ident(k);
-    FERRY_TRY(db_.exec("DROP INDEX IF EXISTS " + quote_ident(index)));
-    Status st = db_.exec(fmt::format("CREATE UNIQUE INDEX {} ON {} ({})", quote_ident(index),
-                                     quote_ident(ts.physical), cols));
+    FERRY_TRY(db_.exec("DROP INDEX IF EXISTS " + index));
+    Status st = db_.exec(
+        fmt::format("CREATE UNIQUE INDEX {} ON {} ({})", index, quote_ident(ts.physical), cols));
     if (!st)
       return Status::invalid(
           "mode merge needs primary key ({}) to be unique in table {}, but it is not: {}",
@@ -520,14 +531,10 @@ Status SqliteDestination::find_merge_children() {
   if (merge_children_) return Status::ok();
   merge_children_.emplace();
   std::string prefix = load_->root_table + kNestSeparator;
-  FERRY_ASSIGN(Stmt stmt, db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                      "AND substr(name, 1, length(?1)) = ?1 ORDER BY name"));
-  bind_static(stmt.get(), 1, prefix);
-  std::vector<std::string> names;
-  int rc;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW)
-    names.emplace_back(column_text(stmt.get(), 0));
-  if (rc != SQLITE_DONE) return db_.error(rc, "listing child tables of " + load_->root_table);
+  FERRY_ASSIGN(SqliteStmt stmt, db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                            "AND substr(name, 1, length(?1)) = ?1 ORDER BY name"));
+  FERRY_TRY(stmt.bind(1, prefix));
+  FERRY_ASSIGN(std::vector<std::string> names, first_column(stmt));
   for (const std::string& name : names) {
     if (name.find(kStagingInfix) != std::string::npos) continue;
     FERRY_ASSIGN(auto stored, load_table(name));
@@ -562,7 +569,7 @@ Status SqliteDestination::collect_root_ids(const TableState& ts, const Batch& ba
     const Field* f = ts.schema->find(k);
     keys.push_back(Binding{&batch.column(ci), ci, f ? f->type : Type::kText});
   }
-  FERRY_ASSIGN(Stmt stmt,
+  FERRY_ASSIGN(SqliteStmt stmt,
                db_.prepare(fmt::format("SELECT {} FROM {} WHERE {}", quote_ident(kRowIdColumn),
                                        quote_ident(ts.physical), where)));
   for (size_t r = 0; r < batch.num_rows(); ++r) {
@@ -570,20 +577,19 @@ Status SqliteDestination::collect_root_ids(const TableState& ts, const Batch& ba
     for (size_t k = 0; k < keys.size(); ++k) {
       const Column& col = *keys[k].column;
       const Cell& c = col[r];
+      const int index = static_cast<int>(k + 1);
       if (c.type == Type::kInt || c.type == Type::kBool) {
-        sqlite3_bind_int64(stmt.get(), static_cast<int>(k + 1), c.i);
+        FERRY_TRY(stmt.bind(index, c.i));
       } else if (c.type == Type::kDouble && keys[k].type != Type::kText) {
-        sqlite3_bind_double(stmt.get(), static_cast<int>(k + 1), c.d);
+        FERRY_TRY(stmt.bind(index, c.d));
       } else {
-        bind_static(stmt.get(), static_cast<int>(k + 1), col.text(c));
+        FERRY_TRY(stmt.bind_static(index, col.text(c)));
       }
     }
-    int rc = sqlite3_step(stmt.get());
-    if (rc == SQLITE_ROW && sqlite3_column_type(stmt.get(), 0) != SQLITE_NULL)
-      merged_root_ids_.emplace(column_text(stmt.get(), 0));
-    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-      return db_.error(rc, "looking up merged rows of " + ts.name);
-    sqlite3_reset(stmt.get());
+    Result<bool> row = stmt.step();
+    if (!row.ok()) return row.status().with_context("looking up merged rows of " + ts.name);
+    if (*row && !stmt.column_is_null(0)) merged_root_ids_.emplace(stmt.column_text_view(0));
+    stmt.reset(Bindings::kKeep);  // every parameter is bound again for the next row
   }
   return Status::ok();
 }
@@ -591,13 +597,13 @@ Status SqliteDestination::collect_root_ids(const TableState& ts, const Batch& ba
 Status SqliteDestination::delete_replaced_children() {
   if (!merge_children_ || merged_root_ids_.empty()) return Status::ok();
   for (const std::string& child : *merge_children_) {
-    FERRY_ASSIGN(Stmt del, db_.prepare(fmt::format("DELETE FROM {} WHERE {} = ?1 AND {} IS NOT ?2",
-                                                   quote_ident(child), quote_ident(kRootIdColumn),
-                                                   quote_ident(kLoadIdColumn))));
-    bind_static(del.get(), 2, load_->load_id);
+    FERRY_ASSIGN(
+        SqliteStmt del,
+        db_.prepare(fmt::format("DELETE FROM {} WHERE {} = ?1 AND {} IS NOT ?2", quote_ident(child),
+                                quote_ident(kRootIdColumn), quote_ident(kLoadIdColumn))));
     for (const std::string& id : merged_root_ids_) {
-      bind_static(del.get(), 1, id);
-      FERRY_TRY(db_.run(del.get(), "deleting replaced child rows of " + child));
+      FERRY_TRY(del.bind_all(id, load_->load_id));
+      FERRY_TRY(del.run().with_context("deleting replaced child rows of " + child));
     }
   }
   return Status::ok();
@@ -608,15 +614,11 @@ Status SqliteDestination::swap_replaced_tables() {
   // Known tables of the root (itself and its child tables) that got no rows are emptied:
   // a replace load without rows leaves them empty, with their schema.
   std::string prefix = load_->root_table + kNestSeparator;
-  FERRY_ASSIGN(Stmt list, db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND "
-                                      "(name = ?1 OR substr(name, 1, length(?2)) = ?2)"));
-  bind_static(list.get(), 1, load_->root_table);
-  bind_static(list.get(), 2, prefix);
-  std::vector<std::string> names;
-  int rc;
-  while ((rc = sqlite3_step(list.get())) == SQLITE_ROW)
-    names.emplace_back(column_text(list.get(), 0));
-  if (rc != SQLITE_DONE) return db_.error(rc, "listing tables of " + load_->root_table);
+  FERRY_ASSIGN(SqliteStmt list,
+               db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                           "(name = ?1 OR substr(name, 1, length(?2)) = ?2)"));
+  FERRY_TRY(list.bind_all(load_->root_table, prefix));
+  FERRY_ASSIGN(std::vector<std::string> names, first_column(list));
   for (const std::string& name : names) {
     if (tables_.count(name) || name.find(kStagingInfix) != std::string::npos) continue;
     if (name != load_->root_table) {
@@ -625,7 +627,7 @@ Status SqliteDestination::swap_replaced_tables() {
           (!stored->schema.find(kRootIdColumn) && !stored->schema.find(kParentIdColumn)))
         continue;  // not a child table of this root
     }
-    FERRY_TRY(db_.exec("DELETE FROM " + quote_ident(name), "emptying table " + name));
+    FERRY_TRY(db_.exec("DELETE FROM " + quote_ident(name)).with_context("emptying table " + name));
   }
 
   for (auto& [name, ts] : tables_) {
@@ -636,17 +638,10 @@ Status SqliteDestination::swap_replaced_tables() {
     FERRY_TRY(rename_table(ts.physical, name));
     for (const std::string& sql : indexes) {
       static_cast<void>(db_.exec(sql));  // best effort: a column may be gone
-      if (sqlite3_get_autocommit(db_.get()))
+      if (db_.autocommit())
         return Status::io("the transaction ended while re-creating indexes of {}", name);
     }
-    FERRY_ASSIGN(Stmt forget, db_.prepare("DELETE FROM _ferry_columns WHERE table_name = ?1"));
-    bind_static(forget.get(), 1, name);
-    FERRY_TRY(db_.run(forget.get(), "updating _ferry_columns"));
-    FERRY_ASSIGN(Stmt move,
-                 db_.prepare("UPDATE _ferry_columns SET table_name = ?1 WHERE table_name = ?2"));
-    bind_static(move.get(), 1, name);
-    bind_static(move.get(), 2, ts.physical);
-    FERRY_TRY(db_.run(move.get(), "updating _ferry_columns"));
+    FERRY_TRY(move_columns(ts.physical, name));
   }
   return Status::ok();
 }
@@ -654,15 +649,15 @@ Status SqliteDestination::swap_replaced_tables() {
 // ---------------------------------------------------------------------------------------
 // Writing rows
 
-Result<sqlite3_stmt*> SqliteDestination::insert_statement(const TableState& ts, const Batch& batch,
-                                                          const SchemaPlan& plan, bool upsert) {
+Result<SqliteStmt*> SqliteDestination::insert_statement(const TableState& ts, const Batch& batch,
+                                                        const SchemaPlan& plan, bool upsert) {
   std::string key = ts.physical + '\x1f' + (upsert ? 'u' : 'i');
   for (const Binding& b : bindings_) {
     key += '\x1f';
     key += b.column->name();
   }
   auto it = inserts_.find(key);
-  if (it != inserts_.end()) return it->second.get();
+  if (it != inserts_.end()) return &it->second;
 
   std::string cols, params, set;
   int n = 0;
@@ -694,57 +689,47 @@ Result<sqlite3_stmt*> SqliteDestination::insert_statement(const TableState& ts, 
     sql += fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}{} = excluded.{}", conflict, set,
                        load_col, load_col);
   }
-  FERRY_ASSIGN(Stmt stmt, db_.prepare(sql));
-  bind_static(stmt.get(), n, load_->load_id);  // once per statement, kept across resets
-  sqlite3_stmt* raw = stmt.get();
-  inserts_.emplace(std::move(key), std::move(stmt));
-  return raw;
+  FERRY_ASSIGN(SqliteStmt stmt, db_.prepare(sql));
+  FERRY_TRY(stmt.bind_static(n, load_->load_id));  // once per statement, kept across resets
+  return &inserts_.emplace(std::move(key), std::move(stmt)).first->second;
 }
 
-// Binds one non-null cell as the column's type. Formatted text goes to buf, which must
-// live until the statement is stepped.
-inline int bind_cell(sqlite3_stmt* stmt, int index, const Column& col, const Cell& c, Type type,
-                     char* buf) {
+// Binds one non-null cell as the column's type. Formatted text goes to buf (at least 32
+// bytes), which must live until the statement is stepped.
+inline Status bind_cell(SqliteStmt& stmt, int index, const Column& col, const Cell& c, Type type,
+                        char* buf) {
   switch (type) {
     case Type::kInt:
     case Type::kBool:
-      if (c.type == Type::kInt || c.type == Type::kBool)
-        return sqlite3_bind_int64(stmt, index, c.i);
+      if (c.type == Type::kInt || c.type == Type::kBool) return stmt.bind(index, c.i);
       break;
     case Type::kDouble:
-      if (c.type == Type::kDouble) return sqlite3_bind_double(stmt, index, c.d);
-      if (c.type == Type::kInt) return sqlite3_bind_double(stmt, index, static_cast<double>(c.i));
+      if (c.type == Type::kDouble) return stmt.bind(index, c.d);
+      if (c.type == Type::kInt) return stmt.bind(index, static_cast<double>(c.i));
       break;
     case Type::kDecimal:
-      if (c.type == Type::kInt) return sqlite3_bind_int64(stmt, index, c.i);
-      if (c.type == Type::kDouble) return sqlite3_bind_double(stmt, index, c.d);
-      break;
-    case Type::kDate:
-      if (c.type == Type::kDate) {
-        std::string_view text = col.text(c);
-        if (sqlite_dst::is_canonical_date(text)) return bind_static(stmt, index, text);
-        return bind_static(stmt, index, std::string_view(buf, sqlite_dst::write_date(c.i, buf)));
-      }
-      break;
-    case Type::kTimestamp:
-      if (c.type == Type::kTimestamp) {
-        std::string_view text = col.text(c);
-        if (sqlite_dst::is_canonical_timestamp(text, c.i)) return bind_static(stmt, index, text);
-        return bind_static(stmt, index,
-                           std::string_view(buf, sqlite_dst::write_timestamp(c.i, buf)));
-      }
-      if (c.type == Type::kDate)
-        return bind_static(
-            stmt, index,
-            std::string_view(buf, sqlite_dst::write_timestamp(c.i * 86400 * 1000000, buf)));
+      if (c.type == Type::kInt) return stmt.bind(index, c.i);
+      if (c.type == Type::kDouble) return stmt.bind(index, c.d);
       break;
     case Type::kNull:
     case Type::kText:
+    case Type::kDate:
+    case Type::kTimestamp:
     case Type::kJson:
       break;
   }
-  // Text columns, decimals, and any value of another type: the source's own text.
-  return bind_static(stmt, index, col.text(c));
+  // Anything else is text: the source's own (text columns, decimals, canonical dates and
+  // timestamps, values of another type), or the canonical form of a date or timestamp.
+  std::string_view text = col.text(c);
+  if (type == Type::kDate && c.type == Type::kDate) {
+    if (!sqlite_dst::is_canonical_date(text)) text = std::string_view(buf, format_date(c.i, buf));
+  } else if (type == Type::kTimestamp && c.type == Type::kTimestamp) {
+    if (!sqlite_dst::is_canonical_timestamp(text, c.i))
+      text = std::string_view(buf, format_timestamp(c.i, buf));
+  } else if (type == Type::kTimestamp && c.type == Type::kDate) {
+    text = std::string_view(buf, format_timestamp(c.i * 86400 * 1000000, buf));
+  }
+  return stmt.bind_static(index, text);
 }
 
 Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
@@ -759,8 +744,16 @@ Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
         Binding{&batch.column(ci), ci, plan.table.fields[static_cast<size_t>(f)].type});
   }
   const bool upsert = load_->mode == WriteMode::kMerge && ts.name == load_->root_table;
-  FERRY_ASSIGN(sqlite3_stmt * stmt, insert_statement(ts, batch, plan, upsert));
+  FERRY_ASSIGN(SqliteStmt * stmt, insert_statement(ts, batch, plan, upsert));
   if (text_buf_.size() < bindings_.size()) text_buf_.resize(bindings_.size());
+  // A failure names the table and the row's place in its source.
+  auto failed = [&](const Status& st, size_t r) {
+    std::string where = batch.origin_source();
+    if (r < batch.row_lines().size())
+      where += fmt::format("{}line {}", where.empty() ? "" : ":", batch.row_lines()[r]);
+    Status out = st.with_context("writing into table " + ts.name);
+    return where.empty() ? out : out.with_context(where);
+  };
 
   const size_t rows = batch.num_rows();
   const size_t nb = bindings_.size();
@@ -773,22 +766,14 @@ Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
       const Binding& b = bindings_[k];
       const Cell& c = b.column->cells()[r];
       const int index = static_cast<int>(k + 1);
-      if (c.is_null() || (any_nulled && plan.nulled(b.batch_index, r))) {
-        sqlite3_bind_null(stmt, index);
-      } else {
-        bind_cell(stmt, index, *b.column, c, b.type, text_buf_[k].data());
-      }
+      Status st = c.is_null() || (any_nulled && plan.nulled(b.batch_index, r))
+                      ? stmt->bind_null(index)
+                      : bind_cell(*stmt, index, *b.column, c, b.type, text_buf_[k].data());
+      if (!st) return failed(st, r);
     }
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) {
-      Status st = db_.error(rc, "writing into table " + ts.name);
-      sqlite3_reset(stmt);
-      std::string where = batch.origin_source();
-      if (r < batch.row_lines().size())
-        where += fmt::format("{}line {}", where.empty() ? "" : ":", batch.row_lines()[r]);
-      return where.empty() ? st : st.with_context(where);
-    }
-    sqlite3_reset(stmt);
+    Result<bool> done = stmt->step();
+    stmt->reset(Bindings::kKeep);  // the load id stays bound; every other parameter is rebound
+    if (!done.ok()) return failed(done.status(), r);
     ++*written;
   }
   return Status::ok();
@@ -831,29 +816,18 @@ Status SqliteDestination::write(const Batch& batch, WriteResult* result) {
 
 Status SqliteDestination::insert_rejects(const LoadSpec& load, const std::vector<Reject>& rejects) {
   if (rejects.empty()) return Status::ok();
-  FERRY_ASSIGN(Stmt stmt, db_.prepare("INSERT INTO _ferry_rejects (job_id, run_id, load_id, "
-                                      "source, line, byte_offset, reason, raw, rejected_at) "
-                                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  FERRY_ASSIGN(SqliteStmt stmt, db_.prepare("INSERT INTO _ferry_rejects (job_id, run_id, load_id, "
+                                            "source, line, byte_offset, reason, raw, rejected_at) "
+                                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   std::string now = now_iso();
-  bind_static(stmt.get(), 1, load.job_id);
-  bind_static(stmt.get(), 2, load.run_id);
-  bind_static(stmt.get(), 3, load.load_id);
-  bind_static(stmt.get(), 9, now);
   for (const Reject& r : rejects) {
-    bind_static(stmt.get(), 4, r.origin.source);
-    if (r.origin.line > 0) {
-      sqlite3_bind_int64(stmt.get(), 5, r.origin.line);
-    } else {
-      sqlite3_bind_null(stmt.get(), 5);
-    }
-    if (r.origin.offset >= 0) {
-      sqlite3_bind_int64(stmt.get(), 6, r.origin.offset);
-    } else {
-      sqlite3_bind_null(stmt.get(), 6);
-    }
-    bind_static(stmt.get(), 7, r.reason);
-    bind_static(stmt.get(), 8, std::string_view(r.raw).substr(0, kMaxRawBytes));
-    FERRY_TRY(db_.run(stmt.get(), "writing _ferry_rejects"));
+    FERRY_TRY(stmt.bind_all(load.job_id, load.run_id, load.load_id, r.origin.source));
+    FERRY_TRY(r.origin.line > 0 ? stmt.bind(5, r.origin.line) : stmt.bind_null(5));
+    FERRY_TRY(r.origin.offset >= 0 ? stmt.bind(6, r.origin.offset) : stmt.bind_null(6));
+    FERRY_TRY(stmt.bind_static(7, r.reason));
+    FERRY_TRY(stmt.bind_static(8, std::string_view(r.raw).substr(0, kMaxRawBytes)));
+    FERRY_TRY(stmt.bind(9, now));
+    FERRY_TRY(stmt.run());
   }
   return Status::ok();
 }
@@ -869,11 +843,7 @@ Status SqliteDestination::save_failed_rejects(const LoadSpec& load,
                                               const std::vector<Reject>& rejects) {
   if (load_) return Status::internal("save_failed_rejects(): a load is in progress");
   if (rejects.empty()) return Status::ok();
-  FERRY_TRY(db_.exec("BEGIN IMMEDIATE", "saving rejects"));
-  Status st = insert_rejects(load, rejects);
-  if (st) st = db_.exec("COMMIT", "saving rejects");
-  if (!st && !sqlite3_get_autocommit(db_.get())) static_cast<void>(db_.exec("ROLLBACK"));
-  return st;
+  return in_transaction("saving rejects", [&] { return insert_rejects(load, rejects); });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -881,59 +851,45 @@ Status SqliteDestination::save_failed_rejects(const LoadSpec& load,
 
 Status SqliteDestination::execute(const std::string& sql) {
   if (load_) return Status::internal("execute(): a load is in progress");
-  FERRY_TRY(db_.exec("BEGIN IMMEDIATE", "starting a transaction"));
-  Status st = db_.exec(sql, "executing SQL");
-  if (st) st = db_.exec("COMMIT", "committing SQL");
-  if (!st && !sqlite3_get_autocommit(db_.get())) static_cast<void>(db_.exec("ROLLBACK"));
-  return st;
+  return in_transaction("executing SQL", [&] { return db_.exec(sql); });
 }
 
 Result<std::vector<std::vector<std::optional<std::string>>>> SqliteDestination::query(
     const std::string& sql) {
   std::vector<std::vector<std::optional<std::string>>> rows;
-  const char* p = sql.c_str();
-  const char* end = p + sql.size();
-  while (p < end) {
-    sqlite3_stmt* raw = nullptr;
-    const char* tail = nullptr;
-    int rc = sqlite3_prepare_v2(db_.get(), p, static_cast<int>(end - p), &raw, &tail);
-    Stmt stmt(raw);
-    if (rc != SQLITE_OK) return db_.error(rc, "query");
-    p = tail;
-    if (!stmt) continue;  // whitespace or a comment
-    const int ncols = sqlite3_column_count(raw);
+  std::string_view script = sql;
+  while (!script.empty()) {
+    FERRY_ASSIGN(SqliteStmt stmt, db_.prepare_next(&script));
+    if (stmt.empty()) continue;  // whitespace or a comment
+    const int ncols = stmt.column_count();
     if (ncols > 0) {  // the rows of the last statement that has columns, after its header
       rows.clear();
       auto& header = rows.emplace_back();
       for (int i = 0; i < ncols; ++i)
-        header.emplace_back(std::string(sqlite3_column_name(raw, i)));
+        header.emplace_back(stmt.column_name(i));
     }
-    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    for (;;) {
+      FERRY_ASSIGN(bool has_row, stmt.step());
+      if (!has_row) break;
       auto& row = rows.emplace_back();
       row.reserve(static_cast<size_t>(ncols));
       for (int i = 0; i < ncols; ++i) {
-        if (sqlite3_column_type(raw, i) == SQLITE_NULL) {
+        if (stmt.column_is_null(i)) {
           row.emplace_back(std::nullopt);
         } else {
-          row.emplace_back(std::string(column_text(raw, i)));
+          row.emplace_back(stmt.column_text(i));
         }
       }
     }
-    if (rc != SQLITE_DONE) return db_.error(rc, "query");
   }
   return rows;
 }
 
 Result<std::vector<TableSchema>> SqliteDestination::tables() {
-  FERRY_ASSIGN(Stmt list, db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                      "AND substr(name, 1, 7) <> '_ferry_' "
-                                      "AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name"));
-  std::vector<std::string> names;
-  int rc;
-  while ((rc = sqlite3_step(list.get())) == SQLITE_ROW)
-    names.emplace_back(column_text(list.get(), 0));
-  if (rc != SQLITE_DONE) return db_.error(rc, "listing tables");
-  FERRY_ASSIGN(Stmt keys, db_.prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno"));
+  FERRY_ASSIGN(SqliteStmt list, db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                            "AND substr(name, 1, 7) <> '_ferry_' "
+                                            "AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name"));
+  FERRY_ASSIGN(std::vector<std::string> names, first_column(list));
   std::vector<TableSchema> out;
   for (const std::string& name : names) {
     if (name.find(kStagingInfix) != std::string::npos) continue;
@@ -941,11 +897,7 @@ Result<std::vector<TableSchema>> SqliteDestination::tables() {
     if (!stored) continue;
     TableSchema schema = std::move(stored->schema);
     if (stored->has_load_id) schema.fields.push_back(Field{kLoadIdColumn, Type::kText, true});
-    std::string index = "_ferry_pk_" + name;
-    bind_static(keys.get(), 1, index);
-    while ((rc = sqlite3_step(keys.get())) == SQLITE_ROW)
-      schema.primary_key.emplace_back(column_text(keys.get(), 0));
-    sqlite3_reset(keys.get());
+    FERRY_ASSIGN(schema.primary_key, pk_columns(name));
     out.push_back(std::move(schema));
   }
   return out;
@@ -953,12 +905,19 @@ Result<std::vector<TableSchema>> SqliteDestination::tables() {
 
 }  // namespace
 
-Result<std::unique_ptr<Destination>> open_sqlite_destination(const std::string& path,
-                                                             const SqliteOptions& options) {
-  FERRY_ASSIGN(Connection conn, Connection::open(path));
-  auto dst = std::make_unique<SqliteDestination>(std::move(conn), options);
+Result<std::unique_ptr<Destination>> open_sqlite_destination(
+    const std::string& path, const SqliteDestinationOptions& options) {
+  SqliteOptions connection;
+  connection.busy_timeout = std::chrono::milliseconds(options.busy_timeout_ms);
+  connection.page_size = options.page_size;
+  connection.foreign_keys = false;  // SQLite's default: users' tables behave as elsewhere
+  connection.serialized = false;    // used by one thread at a time (see the header)
+  connection.statement_error = Code::kInvalid;  // it runs users' SQL and data
+  auto db = SqliteDb::open(path, connection);
+  if (!db.ok()) return db.status().with_context("opening the sqlite warehouse");
+  auto dst = std::make_unique<SqliteDestination>(std::move(db).value(), options);
   Status st = dst->init();
-  if (!st) return st.with_context("sqlite warehouse " + path);
+  if (!st) return st.with_context("opening the sqlite warehouse");
   return std::unique_ptr<Destination>(std::move(dst));
 }
 

@@ -39,7 +39,7 @@
 
 namespace ferry {
 
-struct SqliteOptions {
+struct SqliteDestinationOptions {
   int busy_timeout_ms = 30000;
   // SQLite page cache during a load (KiB); 0 keeps SQLite's default (2 MB). Freed after
   // the load. Measured: a bigger cache only slows bulk appends (malloc and page faults).
@@ -53,8 +53,8 @@ struct SqliteOptions {
 // Opens (creating when missing) the warehouse file at `path` and ferry's tables in it.
 // Fails with kIo when the file cannot be opened or is not a database, kRetry when it is
 // locked longer than the busy timeout.
-Result<std::unique_ptr<Destination>> open_sqlite_destination(const std::string& path,
-                                                             const SqliteOptions& options = {});
+Result<std::unique_ptr<Destination>> open_sqlite_destination(
+    const std::string& path, const SqliteDestinationOptions& options = {});
 
 // kind "sqlite": connection option `path` (required; the database file, relative to the
 // project folder); target options table, mode, primary_key, connection.

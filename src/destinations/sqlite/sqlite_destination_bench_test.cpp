@@ -85,7 +85,7 @@ TEST(SqliteDestinationBench, DISABLED_WriteVersusSqliteImport) {
   const auto ferry_db = env_db ? std::string(env_db) : (dir.path() / "ferry.db").string();
   double ferry_s, ferry_cpu;
   {
-    SqliteOptions options;
+    SqliteDestinationOptions options;
     if (const char* kib = std::getenv("FERRY_BENCH_CACHE_KIB"))
       options.load_cache_kib = std::atoi(kib);
     if (const char* ps = std::getenv("FERRY_BENCH_PAGE_SIZE")) options.page_size = std::atoi(ps);

@@ -2,52 +2,11 @@
 
 #include <fmt/format.h>
 
-#include "core/infer.h"
-
 namespace ferry::sqlite_dst {
 namespace {
 
-void civil_from_days(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
-}
-
-inline char* put2(char* p, unsigned v) {
-  p[0] = static_cast<char>('0' + v / 10);
-  p[1] = static_cast<char>('0' + v % 10);
-  return p + 2;
-}
-
-inline char* put_digits(char* p, int64_t v, int n) {
-  for (int i = n - 1; i >= 0; --i) {
-    p[i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  return p + n;
-}
-
-inline bool is_digit(char c) {
+bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-// Writes YYYY-MM-DD; returns nullptr when the year is outside 0..9999.
-char* put_date(char* p, int64_t days) {
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, &y, &m, &d);
-  if (y < 0 || y > 9999) return nullptr;
-  p = put_digits(p, y, 4);
-  *p++ = '-';
-  p = put2(p, m);
-  *p++ = '-';
-  return put2(p, d);
 }
 
 }  // namespace
@@ -88,32 +47,6 @@ std::string convert_expr(const std::string& c, Type from, Type to) {
   if (from == Type::kDate && to == Type::kTimestamp)
     return fmt::format("CASE WHEN length({0}) = 10 THEN {0} || 'T00:00:00Z' ELSE {0} END", c);
   return c;  // int/double -> decimal: NUMERIC affinity keeps the number
-}
-
-size_t write_date(int64_t days, char* buf) {
-  char* end = put_date(buf, days);
-  return end ? static_cast<size_t>(end - buf) : format_date(days, buf);
-}
-
-size_t write_timestamp(int64_t micros, char* buf) {
-  int64_t secs = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
-  int64_t us = micros - secs * 1000000;
-  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  int64_t rem = secs - days * 86400;
-  char* p = put_date(buf, days);
-  if (p == nullptr) return format_timestamp(micros, buf);
-  *p++ = 'T';
-  p = put2(p, static_cast<unsigned>(rem / 3600));
-  *p++ = ':';
-  p = put2(p, static_cast<unsigned>(rem % 3600 / 60));
-  *p++ = ':';
-  p = put2(p, static_cast<unsigned>(rem % 60));
-  if (us != 0) {
-    *p++ = '.';
-    p = put_digits(p, us, 6);
-  }
-  *p++ = 'Z';
-  return static_cast<size_t>(p - buf);
 }
 
 bool is_canonical_date(std::string_view s) {

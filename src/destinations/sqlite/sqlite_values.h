@@ -1,11 +1,11 @@
 // How ferry's types are stored in SQLite (private to src/destinations/sqlite/): the
 // declared column type of each Type, the SQL that converts stored values when a column is
-// widened, and fast canonical text for dates and timestamps on the insert path.
+// widened, and whether a source's text of a date or timestamp is already canonical, so the
+// insert path binds it as it is (core/infer.h formats it otherwise).
 //
 // Thread-safety: pure functions.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,14 +25,9 @@ std::string convert_expr(const std::string& quoted_column, Type from, Type to);
 // representation), i.e. the table must be rebuilt rather than only re-labelled.
 bool needs_rebuild(Type from, Type to);
 
-// Canonical text of a timestamp ("2024-01-02T03:04:05Z", ".ffffff" when sub-second) and a
-// date ("2024-01-02"), the same as core/infer.h format_timestamp/format_date but without
-// snprintf. buf holds at least 40 bytes. Returns the length.
-size_t write_timestamp(int64_t micros, char* buf);
-size_t write_date(int64_t days, char* buf);
-
-// True when `text` is already the canonical form of `micros` / of a date, so the source's
-// own spelling can be bound without formatting. REQUIRES: text parsed to that value.
+// True when `text` is already the canonical form (core/infer.h format_timestamp /
+// format_date) of `micros` / of a date, so the source's own spelling can be bound without
+// formatting. REQUIRES: text parsed to that value.
 bool is_canonical_timestamp(std::string_view text, int64_t micros);
 bool is_canonical_date(std::string_view text);
 
