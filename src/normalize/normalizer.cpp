@@ -212,8 +212,8 @@ class Normalizer::Impl {
   void flatten(Scope& scope, const Row& row, simdjson::dom::object object);
   void put(Slot& slot, const Row& row, element value);
   void put_json(Slot& slot, const Row& row, element value);
-  Status child_row(Table& table, uint64_t idx, element value, uint64_t parent_id,
-                   uint64_t root_id, int64_t line);
+  Status child_row(Table& table, uint64_t idx, element value, uint64_t parent_id, uint64_t root_id,
+                   int64_t line);
   Status expand(size_t base, uint64_t parent_id, uint64_t root_id, int64_t line);
   uint64_t root_id(size_t row);
   void end_row(Table& table, int64_t line);
@@ -419,8 +419,7 @@ void Normalizer::Impl::put_json(Slot& slot, const Row& row, element value) {
   col.append_text(Type::kJson, json_buf_);
 }
 
-Status Normalizer::Impl::expand(size_t base, uint64_t parent_id, uint64_t root_id,
-                                int64_t line) {
+Status Normalizer::Impl::expand(size_t base, uint64_t parent_id, uint64_t root_id, int64_t line) {
   // Children of children are pushed above `end` and popped again by their own row.
   const size_t end = pending_.size();
   for (size_t i = base; i < end; ++i) {
