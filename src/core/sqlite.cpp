@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
 #include <utility>
 
 namespace ferry {
@@ -177,6 +178,10 @@ void SqliteDb::close() {
 }
 
 Result<SqliteDb> SqliteDb::open(const std::string& path, const SqliteOptions& options) {
+  // Once per process, before SQLite initialises: no memory statistics, so allocations take no
+  // global lock (ferry never reads sqlite3_memory_used).
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   int flags = options.read_only
                   ? SQLITE_OPEN_READONLY
                   : (SQLITE_OPEN_READWRITE | (options.create ? SQLITE_OPEN_CREATE : 0));

@@ -170,12 +170,22 @@ void append_scalar(Column& col, element v) {
 }
 
 // Row ids are stored as signed 64-bit integers (the hash's bits): 8 bytes a key, and joins
-// on integers, instead of 16 hex characters.
-void append_id(Column& col, uint64_t id) {
-  char num[24];
-  const int64_t v = static_cast<int64_t>(id);
-  const auto r = std::to_chars(num, num + sizeof(num), v);
-  col.append_int(v, std::string_view(num, static_cast<size_t>(r.ptr - num)));
+// on integers, instead of 16 hex characters. An id carries its decimal text, formatted once:
+// a child row repeats its parent's and its root's id.
+struct RowId {
+  int64_t value = 0;
+  uint8_t len = 0;
+  char text[23];
+
+  explicit RowId(uint64_t id) : value(static_cast<int64_t>(id)) {
+    const auto r = std::to_chars(text, text + sizeof(text), value);
+    len = static_cast<uint8_t>(r.ptr - text);
+  }
+  std::string_view view() const { return std::string_view(text, len); }
+};
+
+void append_id(Column& col, const RowId& id) {
+  col.append_int(id.value, id.view());
 }
 
 }  // namespace
@@ -212,9 +222,9 @@ class Normalizer::Impl {
   void flatten(Scope& scope, const Row& row, simdjson::dom::object object);
   void put(Slot& slot, const Row& row, element value);
   void put_json(Slot& slot, const Row& row, element value);
-  Status child_row(Table& table, uint64_t idx, element value, uint64_t parent_id, uint64_t root_id,
-                   int64_t line);
-  Status expand(size_t base, uint64_t parent_id, uint64_t root_id, int64_t line);
+  Status child_row(Table& table, uint64_t idx, element value, const RowId& parent_id,
+                   const RowId& root_id, int64_t line);
+  Status expand(size_t base, const RowId& parent_id, const RowId& root_id, int64_t line);
   uint64_t root_id(size_t row);
   void end_row(Table& table, int64_t line);
   Status make_room(Table& table);
@@ -348,7 +358,7 @@ Status Normalizer::Impl::add(element record, const Origin& origin) {
   FERRY_TRY(make_room(root));
   const Row row{root, root.batch.num_rows(), 0};
   flatten(*root.scope, row, record.get_object().value_unsafe());
-  const uint64_t id = root_id(row.index);
+  const RowId id(root_id(row.index));
   append_id(root.batch.column(kIdCol), id);
   end_row(root, origin.line);
   ++records_;
@@ -419,7 +429,8 @@ void Normalizer::Impl::put_json(Slot& slot, const Row& row, element value) {
   col.append_text(Type::kJson, json_buf_);
 }
 
-Status Normalizer::Impl::expand(size_t base, uint64_t parent_id, uint64_t root_id, int64_t line) {
+Status Normalizer::Impl::expand(size_t base, const RowId& parent_id, const RowId& root_id,
+                                int64_t line) {
   // Children of children are pushed above `end` and popped again by their own row.
   const size_t end = pending_.size();
   for (size_t i = base; i < end; ++i) {
@@ -432,12 +443,12 @@ Status Normalizer::Impl::expand(size_t base, uint64_t parent_id, uint64_t root_i
   return Status::ok();
 }
 
-Status Normalizer::Impl::child_row(Table& table, uint64_t idx, element value, uint64_t parent_id,
-                                   uint64_t root_id, int64_t line) {
+Status Normalizer::Impl::child_row(Table& table, uint64_t idx, element value,
+                                   const RowId& parent_id, const RowId& root_id, int64_t line) {
   FERRY_TRY(make_room(table));
   Batch& b = table.batch;
   RowIdHash h = table.id_seed;
-  const uint64_t id = h.add(parent_id).add(idx).digest();
+  const RowId id(h.add(static_cast<uint64_t>(parent_id.value)).add(idx).digest());
   append_id(b.column(kIdCol), id);
   append_id(b.column(kParentCol), parent_id);
   append_id(b.column(kRootCol), root_id);
