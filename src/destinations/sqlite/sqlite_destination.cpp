@@ -149,7 +149,7 @@ class SqliteDestination final : public Destination {
   Status swap_replaced_tables();
 
   Result<SqliteStmt*> insert_statement(const TableState& ts, const Batch& batch,
-                                       const SchemaPlan& plan, bool upsert);
+                                       const SchemaPlan& plan, bool upsert, size_t rows);
   Status insert_rows(const TableState& ts, const Batch& batch, const SchemaPlan& plan,
                      size_t* written);
   Status insert_rejects(const LoadSpec& load, const std::vector<Reject>& rejects);
@@ -164,6 +164,7 @@ class SqliteDestination final : public Destination {
   std::unordered_map<std::string, SqliteStmt> inserts_;  // key: physical table, mode, columns
   std::vector<Binding> bindings_;                        // reused per batch
   std::vector<std::array<char, 40>> text_buf_;           // formatted values live until the step
+  std::vector<size_t> rows_;                             // rows of a batch to insert
   // merge: pre-existing child tables of the root and the root ids whose children are
   // replaced at commit.
   std::optional<std::vector<std::string>> merge_children_;
@@ -649,9 +650,12 @@ Status SqliteDestination::swap_replaced_tables() {
 // ---------------------------------------------------------------------------------------
 // Writing rows
 
+// One INSERT of `rows` rows (VALUES (...), (...), ...): parameter ?(j*n + k + 1) is row j's
+// k-th bound column, and the last parameter, shared by every row, the load id.
 Result<SqliteStmt*> SqliteDestination::insert_statement(const TableState& ts, const Batch& batch,
-                                                        const SchemaPlan& plan, bool upsert) {
-  std::string key = ts.physical + '\x1f' + (upsert ? 'u' : 'i');
+                                                        const SchemaPlan& plan, bool upsert,
+                                                        size_t rows) {
+  std::string key = ts.physical + '\x1f' + (upsert ? 'u' : 'i') + std::to_string(rows);
   for (const Binding& b : bindings_) {
     key += '\x1f';
     key += b.column->name();
@@ -659,20 +663,26 @@ Result<SqliteStmt*> SqliteDestination::insert_statement(const TableState& ts, co
   auto it = inserts_.find(key);
   if (it != inserts_.end()) return &it->second;
 
-  std::string cols, params, set;
-  int n = 0;
+  std::string cols, set;
   for (const Binding& b : bindings_) {
     std::string q = quote_ident(b.column->name());
     cols += q + ", ";
-    params += "?" + std::to_string(++n) + ", ";
     const auto& pk = load_->primary_key;
     if (std::find(pk.begin(), pk.end(), b.column->name()) == pk.end())
       set += q + " = excluded." + q + ", ";
   }
   cols += quote_ident(kLoadIdColumn);
-  params += "?" + std::to_string(++n);
+  const int n = static_cast<int>(bindings_.size() * rows + 1);  // the load id's parameter
+  std::string values;
+  int p = 0;
+  for (size_t j = 0; j < rows; ++j) {
+    values += j == 0 ? "(" : ", (";
+    for (size_t k = 0; k < bindings_.size(); ++k)
+      values += "?" + std::to_string(++p) + ", ";
+    values += "?" + std::to_string(n) + ")";
+  }
   std::string sql =
-      fmt::format("INSERT INTO {} ({}) VALUES ({})", quote_ident(ts.physical), cols, params);
+      fmt::format("INSERT INTO {} ({}) VALUES {}", quote_ident(ts.physical), cols, values);
   if (upsert) {
     // A merged row is replaced whole: columns the batch does not have become null.
     for (const Field& f : plan.table.fields) {
@@ -744,8 +754,11 @@ Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
         Binding{&batch.column(ci), ci, plan.table.fields[static_cast<size_t>(f)].type});
   }
   const bool upsert = load_->mode == WriteMode::kMerge && ts.name == load_->root_table;
-  FERRY_ASSIGN(SqliteStmt * stmt, insert_statement(ts, batch, plan, upsert));
-  if (text_buf_.size() < bindings_.size()) text_buf_.resize(bindings_.size());
+  const size_t nb = bindings_.size();
+  // Rows go in multi-row INSERTs of up to kChunk rows (fewer steps, resets and statement
+  // transactions: the per-row cost of SQLite's VM), the rest one at a time.
+  const size_t chunk = std::max<size_t>(1, std::min<size_t>(64, 512 / std::max<size_t>(1, nb)));
+  if (text_buf_.size() < nb * chunk) text_buf_.resize(nb * chunk);
   // A failure names the table and the row's place in its source.
   auto failed = [&](const Status& st, size_t r) {
     std::string where = batch.origin_source();
@@ -754,28 +767,55 @@ Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
     Status out = st.with_context("writing into table " + ts.name);
     return where.empty() ? out : out.with_context(where);
   };
-
-  const size_t rows = batch.num_rows();
-  const size_t nb = bindings_.size();
   bool any_nulled = false;
   for (const auto& v : plan.null_value)
     any_nulled |= !v.empty();
-  for (size_t r = 0; r < rows; ++r) {
-    if (plan.skipped(r)) continue;
+  auto bind_row = [&](SqliteStmt& stmt, size_t r, size_t slot) -> Status {
     for (size_t k = 0; k < nb; ++k) {
       const Binding& b = bindings_[k];
       const Cell& c = b.column->cells()[r];
-      const int index = static_cast<int>(k + 1);
-      Status st = c.is_null() || (any_nulled && plan.nulled(b.batch_index, r))
-                      ? stmt->bind_null(index)
-                      : bind_cell(*stmt, index, *b.column, c, b.type, text_buf_[k].data());
-      if (!st) return failed(st, r);
+      const int index = static_cast<int>(slot * nb + k + 1);
+      FERRY_TRY(
+          c.is_null() || (any_nulled && plan.nulled(b.batch_index, r))
+              ? stmt.bind_null(index)
+              : bind_cell(stmt, index, *b.column, c, b.type, text_buf_[slot * nb + k].data()));
     }
+    return Status::ok();
+  };
+  // One row at a time: the tail of the batch, and a chunk that failed (to name its row).
+  auto insert_one = [&](size_t r) -> Status {
+    FERRY_ASSIGN(SqliteStmt * stmt, insert_statement(ts, batch, plan, upsert, 1));
+    if (Status st = bind_row(*stmt, r, 0); !st) return failed(st, r);
     Result<bool> done = stmt->step();
     stmt->reset(Bindings::kKeep);  // the load id stays bound; every other parameter is rebound
     if (!done.ok()) return failed(done.status(), r);
     ++*written;
+    return Status::ok();
+  };
+
+  rows_.clear();
+  for (size_t r = 0; r < batch.num_rows(); ++r)
+    if (!plan.skipped(r)) rows_.push_back(r);
+  size_t i = 0;
+  if (chunk > 1 && rows_.size() >= chunk) {
+    FERRY_ASSIGN(SqliteStmt * multi, insert_statement(ts, batch, plan, upsert, chunk));
+    for (; i + chunk <= rows_.size(); i += chunk) {
+      Status st;
+      for (size_t j = 0; j < chunk && st; ++j)
+        st = bind_row(*multi, rows_[i + j], j);
+      Result<bool> done = st ? multi->step() : Result<bool>(st);
+      multi->reset(Bindings::kKeep);
+      if (done.ok()) {
+        *written += chunk;
+        continue;
+      }
+      // The statement changed nothing: redo its rows one by one to find and name the bad one.
+      for (size_t j = 0; j < chunk; ++j)
+        FERRY_TRY(insert_one(rows_[i + j]));
+    }
   }
+  for (; i < rows_.size(); ++i)
+    FERRY_TRY(insert_one(rows_[i]));
   return Status::ok();
 }
 

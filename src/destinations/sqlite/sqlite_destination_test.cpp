@@ -526,3 +526,31 @@ TEST(SqliteValues, CanonicalTextIsBoundAsItIs) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+// Rows go in multi-row INSERTs; every row must still land once, in order, with its values, and
+// a row the warehouse refuses must be named by its own line, not its chunk's.
+TEST_F(SqliteDestinationTest, ManyRowsGoInChunksAndARefusedRowIsNamedByItsLine) {
+  std::vector<Row> rows;
+  for (int i = 0; i < 1000; ++i)
+    rows.push_back({std::to_string(i), "n" + std::to_string(i)});
+  load(spec("l1", "t"), {testing::make_batch("t", {"id", "name"}, rows)});
+  EXPECT_EQ(q("SELECT COUNT(*), SUM(id), MIN(rowid), MAX(rowid) FROM t"),
+            (Rows{{"1000", "499500", "1", "1000"}}));
+  EXPECT_EQ(q("SELECT name FROM t WHERE id = 777"), (Rows{{"n777"}}));
+
+  // A table the user made with a constraint that row id=700 breaks (line 702 of in.csv).
+  ASSERT_TRUE(dst_->execute("CREATE TABLE u (id INTEGER CHECK (id <> 700), name TEXT)").is_ok());
+  ASSERT_TRUE(dst_->begin(spec("l2", "u")).is_ok());
+  WriteResult result;
+  Status st = dst_->write(testing::make_batch("u", {"id", "name"}, rows), &result);
+  dst_->rollback();
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("in.csv:line 702"), std::string::npos) << st.message();
+  EXPECT_EQ(q("SELECT COUNT(*) FROM u"), (Rows{{"0"}}));
+}
+
+}  // namespace
+}  // namespace ferry
