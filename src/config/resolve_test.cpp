@@ -204,6 +204,17 @@ TEST_F(ResolveJob, TypedFieldsAreChecked) {
   EXPECT_THAT(spec->primary_key, ElementsAre("id"));
 }
 
+TEST_F(ResolveJob, NestingFlattenIsRefusedUntilSupported) {
+  JobDefinition def;
+  def.id = "j";
+  def.spec = {{"source", {{"connection", "files"}, {"path", "x"}}},
+              {"target", {{"table", "t"}}},
+              {"nesting", {{"flatten", {"items"}}}}};
+  auto spec = resolve_job(project_, def, "", env_);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(spec.status().message(), HasSubstr("job j: nesting.flatten: not supported yet"));
+}
+
 TEST(ResolveEnv, ListsEveryMissingVariableAndUnescapes) {
   json value = {{"url", "postgres://etl:${PW}@db/${DB}"}, {"note", "cost $${X}"}};
   auto missing = resolve_env(value, "connections.crm", env_of({}));

@@ -171,7 +171,9 @@ const std::vector<OptionDecl>& nesting_options() {
   static const std::vector<OptionDecl> kOptions = {
       opt("max_depth", T::kInt, "Deeper objects and arrays are kept as JSON text."),
       opt("json", T::kList, "Paths kept as JSON text instead of columns or child tables."),
-      opt("flatten", T::kList, "Paths of arrays flattened into their parent row."),
+      opt("flatten", T::kList,
+          "Paths of arrays flattened into their parent row. Not supported yet: a job that sets "
+          "it fails with a message."),
   };
   return kOptions;
 }
