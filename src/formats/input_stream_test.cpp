@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "formats/test_gzip.h"
 #include "testing.h"
 
 namespace ferry {
@@ -15,20 +16,7 @@ namespace {
 
 using ::ferry::testing::TempDir;
 
-// One gzip member holding `data`.
-std::string gzip(const std::string& data) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&zs, data.size()) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+using ::ferry::testing::gzip;
 
 // Reads a stream to the end in reads of `chunk` bytes; the status when a read fails.
 Result<std::string> slurp(InputStream& in, size_t chunk = 4096) {
