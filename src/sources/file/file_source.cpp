@@ -17,20 +17,21 @@ namespace fs = std::filesystem;
 
 constexpr size_t kJsonChunkBytes = 8 << 20;
 
-// Hashes the (decompressed) bytes that pass through it.
+// Feeds the (decompressed) bytes that pass through it to a hash the caller owns, so the hash
+// outlives the stream (a reader may own and destroy the stream before the caller asks).
 class HashingStream final : public InputStream {
  public:
-  explicit HashingStream(std::unique_ptr<InputStream> in) : in_(std::move(in)) {}
+  HashingStream(std::unique_ptr<InputStream> in, Hash64& hash) : in_(std::move(in)), hash_(hash) {}
   Result<size_t> read(char* buf, size_t n) override {
     auto r = in_->read(buf, n);
     if (r.ok()) hash_.update(std::string_view(buf, r.value()));
     return r;
   }
-  std::string hex() const { return hash_.hex(); }
+  std::string name() const override { return in_->name(); }
 
  private:
   std::unique_ptr<InputStream> in_;
-  Hash64 hash_;
+  Hash64& hash_;
 };
 
 struct FileEntry {
@@ -160,31 +161,32 @@ class FileSource final : public Source {
 
   Result<std::string> hash_file(const fs::path& p) const {
     FERRY_ASSIGN(auto in, open_file(p.string()));
-    HashingStream hs(std::move(in));
+    Hash64 hash;
+    HashingStream hs(std::move(in), hash);
     std::string buf(1 << 20, '\0');
     for (;;) {
       FERRY_ASSIGN(size_t n, hs.read(buf.data(), buf.size()));
       if (n == 0) break;
     }
-    return hs.hex();
+    return hash.hex();
   }
 
   // Loads one file; returns its content hash.
   Result<std::string> load_file(const FileEntry& f, SourceSink& sink) {
     FERRY_ASSIGN(auto raw, open_file(f.full.string()));
-    auto hashing = std::make_unique<HashingStream>(std::move(raw));
-    HashingStream* hs = hashing.get();
+    Hash64 hash;
+    auto hashing = std::make_unique<HashingStream>(std::move(raw), hash);
     std::string format = format_of(ctx_.options, f.rel);
     Status st;
     if (format == "csv") {
       st = load_csv(std::move(hashing), f, sink);
     } else if (format == "jsonl" || format == "json") {
-      st = load_json(*hs, format == "jsonl", f, sink);
+      st = load_json(*hashing, format == "jsonl", f, sink);
     } else {
       st = Status::invalid("file source: unknown format '{}' (csv, json or jsonl)", format);
     }
     if (!st.is_ok()) return st;
-    return hs->hex();
+    return hash.hex();
   }
 
   Status load_csv(std::unique_ptr<InputStream> in, const FileEntry& f, SourceSink& sink) {
