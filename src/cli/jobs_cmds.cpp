@@ -85,12 +85,7 @@ Status validate_with(const Project& project, const JobRow& row) {
 
 void audit_job(Metastore& meta, const std::string& event, const JobRow& row,
                const std::string& message) {
-  AuditEvent e;
-  e.job_id = row.id;
-  e.event = event;
-  e.message = message;
-  e.details = row_json(row);
-  (void)meta.audit(e);
+  (void)audit(meta, 0, row.id, "info", event, message, row_json(row));
 }
 
 }  // namespace

@@ -146,6 +146,20 @@ class Metastore {
   virtual Result<nlohmann::json> control_rules() = 0;
 };
 
+// Writes one audit row: the shorthand every part of ferry uses (run_id 0 = not about a run).
+inline Status audit(Metastore& meta, int64_t run_id, std::string job_id, std::string level,
+                    std::string event, std::string message,
+                    nlohmann::json details = nlohmann::json::object()) {
+  AuditEvent e;
+  e.run_id = run_id;
+  e.job_id = std::move(job_id);
+  e.level = std::move(level);
+  e.event = std::move(event);
+  e.message = std::move(message);
+  e.details = std::move(details);
+  return meta.audit(std::move(e));
+}
+
 // Opens (creating and migrating as needed) the metastore at `url`:
 // "sqlite:PATH" (relative to project_dir) or a bare path.
 Result<std::unique_ptr<Metastore>> open_metastore(const std::string& url,

@@ -89,11 +89,7 @@ std::vector<TransformOutcome> run_transforms(Metastore& meta, const Project& pro
     job_ids.insert(id);
   auto order = transform_order(project.transforms, job_ids);
   if (!order.ok()) {
-    AuditEvent e;
-    e.level = "error";
-    e.event = "transforms_failed";
-    e.message = order.status().message();
-    (void)meta.audit(e);
+    (void)audit(meta, 0, "", "error", "transforms_failed", order.status().message());
     return out;
   }
   std::map<std::string, const TransformDef*> by_id;
@@ -190,13 +186,7 @@ int reap_dead_runs(Metastore& meta) {
         "unless its load id is in _ferry_loads",
         r.worker);
     if (!meta.finish_run(r).is_ok()) continue;
-    AuditEvent e;
-    e.run_id = r.id;
-    e.job_id = r.job_id;
-    e.level = "warn";
-    e.event = "run_abandoned";
-    e.message = r.error;
-    (void)meta.audit(e);
+    (void)audit(meta, r.id, r.job_id, "warn", "run_abandoned", r.error);
     ++reaped;
   }
   return reaped;
@@ -276,14 +266,9 @@ BatchReport run_batch(Metastore& meta, const Project& project,
       for (int attempt = 2; attempt <= attempts && out.retryable; ++attempt) {
         double base = std::min(30.0, 0.5 * (1 << std::min(attempt - 2, 6)));
         double wait = base * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
-        AuditEvent e;
-        e.run_id = req.run_id;
-        e.job_id = req.job.id;
-        e.level = "warn";
-        e.event = "run_retry";
-        e.message = fmt::format("attempt {} of {} in {:.1f}s after: {}", attempt, attempts, wait,
-                                out.error);
-        (void)meta.audit(e);
+        (void)audit(meta, req.run_id, req.job.id, "warn", "run_retry",
+                    fmt::format("attempt {} of {} in {:.1f}s after: {}", attempt, attempts, wait,
+                                out.error));
         std::this_thread::sleep_for(std::chrono::duration<double>(wait));
         auto next = meta.create_run(req.job.id, report.batch_id, attempt);
         if (!next.ok()) break;

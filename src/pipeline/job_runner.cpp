@@ -181,14 +181,7 @@ class PipelineSink final : public SourceSink {
 
   void audit(const std::string& level, const std::string& event, const std::string& message,
              nlohmann::json details) {
-    AuditEvent e;
-    e.run_id = req_.run_id;
-    e.job_id = spec_.id;
-    e.level = level;
-    e.event = event;
-    e.message = message;
-    e.details = std::move(details);
-    (void)meta_.audit(std::move(e));
+    (void)ferry::audit(meta_, req_.run_id, spec_.id, level, event, message, std::move(details));
   }
 
   const JobSpec& spec_;
@@ -207,14 +200,7 @@ class PipelineSink final : public SourceSink {
 
 void audit_run(Metastore& meta, const RunRequest& req, const std::string& level,
                const std::string& event, const std::string& message, nlohmann::json details) {
-  AuditEvent e;
-  e.run_id = req.run_id;
-  e.job_id = req.job.id;
-  e.level = level;
-  e.event = event;
-  e.message = message;
-  e.details = std::move(details);
-  (void)meta.audit(std::move(e));
+  (void)audit(meta, req.run_id, req.job.id, level, event, message, std::move(details));
 }
 
 // Opens the job's destination; `spec` needs only its target resolved.
