@@ -7,6 +7,7 @@ packages=(
   libcurl4-openssl-dev libsimdjson-dev libsqlite3-dev sqlite3 libpq-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   zlib1g-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcpp-httplib-dev awscli
   python3 gzip time
 )
 missing=()

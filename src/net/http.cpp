@@ -1,0 +1,319 @@
+#include "net/http.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <mutex>
+
+namespace ferry::net {
+namespace {
+
+// curl_global_init is not thread-safe; run it once before the first handle.
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+// Per-transfer state shared with libcurl's callbacks.
+struct Transfer {
+  CURL* curl = nullptr;
+  HttpResponse response;
+  const std::function<Status(const HttpResponse&)>* on_headers = nullptr;
+  const std::function<Status(std::string_view)>* on_body = nullptr;
+  bool headers_done = false;
+  bool collect_body = true;
+  Status stopped;  // why a callback stopped the transfer
+
+  // Called before the first body byte: the status and headers of the final response are known.
+  bool finish_headers() {
+    headers_done = true;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    collect_body = on_body == nullptr || response.status >= 400;
+    if (on_headers != nullptr && *on_headers && response.status < 400) {
+      Status st = (*on_headers)(response);
+      if (!st.is_ok()) {
+        stopped = std::move(st);
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+size_t on_header_line(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    t->response.headers.clear();  // a new response (after a redirect or 100 Continue)
+    return line.size();
+  }
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    t->response.headers.emplace_back(lower(trim(line.substr(0, colon))),
+                                     std::string(trim(line.substr(colon + 1))));
+  }
+  return line.size();
+}
+
+size_t on_body_bytes(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t bytes = size * n;
+  if (!t->headers_done && !t->finish_headers()) return 0;
+  if (t->collect_body) {
+    t->response.body.append(data, bytes);
+    return bytes;
+  }
+  Status st = (*t->on_body)(std::string_view(data, bytes));
+  if (!st.is_ok()) {
+    t->stopped = std::move(st);
+    return 0;  // makes libcurl fail with CURLE_WRITE_ERROR
+  }
+  return bytes;
+}
+
+// Transport failures in plain words; transient ones are kRetry.
+Status transport_error(CURLcode rc, const char* detail, const std::string& url) {
+  std::string what = detail[0] != '\0' ? detail : curl_easy_strerror(rc);
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return Status::retry("{}: timed out ({})", url, what);
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_BAD_CONTENT_ENCODING:
+      return Status::retry("{}: connection failed or was cut short ({})", url, what);
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return Status::io("{}: the host name cannot be resolved ({})", url, what);
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return Status::invalid("{}: not a valid URL ({})", url, what);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      return Status::invalid(
+          "{}: the server's TLS certificate cannot be verified ({}); set the connection's "
+          "ca_file to the CA that signed it",
+          url, what);
+    case CURLE_FILE_COULDNT_READ_FILE:
+      return Status::not_found("{}: cannot read the file ({})", url, what);
+    default:
+      return Status::io("{}: {}", url, what);
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> HttpResponse::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+struct HttpClient::Impl {
+  HttpOptions options;
+  CURL* curl = nullptr;
+  char error[CURL_ERROR_SIZE] = {};
+};
+
+HttpClient::HttpClient(HttpOptions options) : impl_(std::make_unique<Impl>()) {
+  global_init();
+  impl_->options = std::move(options);
+  impl_->curl = curl_easy_init();
+}
+
+HttpClient::~HttpClient() {
+  if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
+}
+
+Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
+  return send_streaming(request, {}, {});
+}
+
+Result<HttpResponse> HttpClient::send_streaming(
+    const HttpRequest& request, const std::function<Status(const HttpResponse&)>& on_headers,
+    const std::function<Status(std::string_view)>& on_body) {
+  CURL* c = impl_->curl;
+  if (c == nullptr) return Status::internal("libcurl could not create a handle");
+  const HttpOptions& o = impl_->options;
+  const std::string& display = request.display_url.empty() ? request.url : request.display_url;
+
+  // Reset per-request options but keep the handle's connection cache (keep-alive, TLS sessions).
+  curl_easy_reset(c);
+  Transfer t;
+  t.curl = c;
+  t.on_headers = &on_headers;
+  t.on_body = on_body ? &on_body : nullptr;
+  impl_->error[0] = '\0';
+
+  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, impl_->error);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, o.user_agent.c_str());
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // every encoding libcurl can decode
+  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
+  auto timeout = request.timeout.count() > 0 ? request.timeout : o.timeout;
+  if (timeout.count() > 0)
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  if (o.idle_timeout.count() > 0) {
+    // Abort a transfer that moves less than 1 byte/s for idle_timeout: a stalled server.
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     std::max(1L, static_cast<long>(o.idle_timeout.count() / 1000)));
+  }
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, o.verify_tls ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, o.verify_tls ? 2L : 0L);
+  if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+
+  if (request.method == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  }
+
+  curl_slist* headers = nullptr;
+  for (const auto& [k, v] : request.headers) {
+    // "Name;" is libcurl's way to send a header with an empty value.
+    std::string line = v.empty() ? k + ";" : k + ": " + v;
+    headers = curl_slist_append(headers, line.c_str());
+  }
+  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on POST
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header_line);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body_bytes);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+
+  CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(headers);
+
+  if (!t.stopped.is_ok()) return t.stopped;
+  if (rc != CURLE_OK) return transport_error(rc, impl_->error, display);
+  if (!t.headers_done && !t.finish_headers()) return t.stopped;  // an empty body
+  char* effective = nullptr;
+  curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &effective);
+  if (effective != nullptr) t.response.effective_url = effective;
+  // file:// (and other non-HTTP schemes) have no status: a successful read is a 200.
+  if (t.response.status == 0) t.response.status = 200;
+  return std::move(t.response);
+}
+
+bool is_retryable_status(long status) {
+  return status == 408 || status == 425 || status == 429 || status == 500 || status == 502 ||
+         status == 503 || status == 504;
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view value, std::chrono::system_clock::time_point now) {
+  value = trim(value);
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(),
+                  [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+    if (value.size() > 9) return std::nullopt;
+    return std::chrono::seconds(std::stol(std::string(value)));
+  }
+  // An HTTP date (RFC 9110 IMF-fixdate): "Sun, 06 Nov 1994 08:49:37 GMT".
+  std::tm tm{};
+  std::string text(value);
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  auto at = std::chrono::system_clock::from_time_t(timegm(&tm));
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
+  return std::max(wait, std::chrono::milliseconds(0));
+}
+
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3);
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out.push_back(static_cast<char>(ch));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[ch >> 4]);
+      out.push_back(kHex[ch & 15]);
+    }
+  }
+  return out;
+}
+
+std::string url_decode(std::string_view s) {
+  auto hex = [](char ch) -> int {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string base64_encode(std::string_view s) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((s.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < s.size(); i += 3) {
+    uint32_t v = (static_cast<unsigned char>(s[i]) << 16) |
+                 (static_cast<unsigned char>(s[i + 1]) << 8) | static_cast<unsigned char>(s[i + 2]);
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(kAlphabet[(v >> 6) & 63]);
+    out.push_back(kAlphabet[v & 63]);
+  }
+  if (i < s.size()) {
+    uint32_t v = static_cast<unsigned char>(s[i]) << 16;
+    if (i + 1 < s.size()) v |= static_cast<unsigned char>(s[i + 1]) << 8;
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < s.size() ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+}  // namespace ferry::net
