@@ -95,9 +95,10 @@ struct NormalizerOptions {
 
 class Normalizer {
  public:
-  // Receives each batch to write. The callee may read or change cells but must leave the
-  // batch's columns in place (the normaliser clears and reuses the batch afterwards); a
-  // failed Status is returned from add() or flush().
+  // Receives each batch to write. The callee may read or change cells and add columns at
+  // the end (the pipeline's constant columns), but must leave the existing columns in place (the
+  // normaliser clears and reuses the batch afterwards); a failed Status is returned from add() or
+  // flush().
   using Emit = std::function<Status(Batch& batch)>;
 
   Normalizer(NormalizerOptions opts, Emit emit);

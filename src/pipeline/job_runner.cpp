@@ -105,6 +105,15 @@ class PipelineSink final : public SourceSink {
     return Status::ok();
   }
 
+  Status set_constant(const std::string& column, std::optional<std::string> value) override {
+    // Rows buffered in the normaliser belong to the previous value: deliver them first.
+    if (normalizer_) FERRY_TRY(normalizer_->flush());
+    std::string name = sanitize_name(column);
+    std::erase_if(source_constants_, [&](const auto& c) { return c.first == name; });
+    if (value) source_constants_.emplace_back(name, std::move(*value));
+    return Status::ok();
+  }
+
   void set_state(const std::string& key, nlohmann::json value) override {
     state_[key] = std::move(value);
   }
@@ -171,7 +180,12 @@ class PipelineSink final : public SourceSink {
   }
 
   void add_constants(Batch& batch) {
-    for (const auto& [name, value] : constants_) {
+    add_constants(batch, source_constants_);
+    add_constants(batch, constants_);  // the job's own `columns:` win over a source's
+  }
+
+  void add_constants(Batch& batch, const std::vector<std::pair<std::string, std::string>>& list) {
+    for (const auto& [name, value] : list) {
       Column& col = batch.column(batch.column_index(name));
       col.clear();
       for (size_t r = 0; r < batch.num_rows(); ++r)
@@ -195,6 +209,7 @@ class PipelineSink final : public SourceSink {
   JsonReader json_reader_;
   WatermarkTracker watermark_;
   std::vector<std::pair<std::string, std::string>> constants_;
+  std::vector<std::pair<std::string, std::string>> source_constants_;
   std::string unchanged_;
 };
 

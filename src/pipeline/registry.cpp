@@ -3,6 +3,7 @@
 #include "destinations/null/null_destination.h"
 #include "destinations/sqlite/sqlite_destination.h"
 #include "sources/file/file_source.h"
+#include "sources/rest/rest_source.h"
 
 namespace ferry {
 namespace {
@@ -55,6 +56,7 @@ void add_declared_only(Registry& r) {
 Registry build() {
   Registry r;
   add_source(r, file_source_descriptor());
+  add_source(r, rest_source_descriptor());
   add_destination(r, sqlite_destination_descriptor());
   add_destination(r, null_destination_descriptor());
   add_declared_only(r);

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,10 @@ class SourceSink {
   // A record that cannot be loaded. Returns Code::kRejected when the job's max_rejects is
   // exceeded; the source must then stop and return that status.
   virtual Status reject(Reject reject) = 0;
+  // A constant column added to every root row pushed from now on; nullopt removes it. Used by
+  // sources that fan out over a list (e.g. one request per store id) so each row records
+  // which item it came from. Rows already pushed keep their values.
+  virtual Status set_constant(const std::string& column, std::optional<std::string> value) = 0;
   // Sets a key of the job's state object (e.g. "files", "watermark"); committed with rows.
   virtual void set_state(const std::string& key, nlohmann::json value) = 0;
   // Nothing changed since the last load: the run commits nothing and the target keeps its
