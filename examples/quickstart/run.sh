@@ -12,6 +12,7 @@ echo
 echo "Rows per table in $here/warehouse.db:"
 sql=""
 for t in ods_stores ods_products ods_sales ods_orders ods_orders__items ods_orders__items__tags \
+         ods_store_orders ods_store_orders__lines ods_catalog \
          dim_store dim_product fact_sales; do
   sql="${sql:+$sql UNION ALL }SELECT '$t' AS table_name, COUNT(*) AS row_count FROM \"$t\""
 done

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <unordered_set>
 
@@ -74,6 +75,13 @@ class RestSource final : public Source {
     const json& c = ctx.connection;
     const json& o = ctx.options;
     base_url_ = c.value("base_url", "");
+    // "file:api" is a folder of the project: examples and tests serve JSON files without a
+    // server (libcurl reads file:// URLs).
+    if (base_url_.starts_with("file:") && !base_url_.starts_with("file:/")) {
+      base_url_ = "file://" + (std::filesystem::absolute(ctx.project_dir) / base_url_.substr(5))
+                                  .lexically_normal()
+                                  .string();
+    }
     net::HttpOptions http;
     FERRY_ASSIGN(http.timeout, duration_option(c, "timeout", "60s"));
     FERRY_ASSIGN(http.connect_timeout, duration_option(c, "connect_timeout", "10s"));
