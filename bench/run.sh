@@ -2,7 +2,7 @@
 # shellcheck disable=SC2317  # cleanup and the *_prepare functions are called indirectly
 # ferry's benchmarks, each against its baseline in the same run. See bench/README.md.
 #
-#   bench/run.sh BUILD_DIR [csv|json|normalize|memory ...]     (make bench runs all of them)
+#   bench/run.sh BUILD_DIR [csv|json|normalize|memory|rest ...]     (make bench runs all of them)
 #
 # Environment:
 #   SCALE=0.1          shrink every data set (default 1)
@@ -34,7 +34,7 @@ DATA=${BENCH_DATA_DIR:-$BENCH_DIR/data}
 SCALE=${SCALE:-1}
 REPEAT=${REPEAT:-1}
 TIMEOUT=${BENCH_TIMEOUT:-1800}
-ALL=(csv json normalize memory)
+ALL=(csv json normalize memory rest)
 
 if [ $# -eq 0 ]; then
   SELECTED=("${ALL[@]}")
@@ -67,7 +67,9 @@ mkdir -p "$DATA"
 DATA=$(cd "$DATA" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
 BIG_CSV=""  # the memory benchmark's 10x file, removed on exit unless KEEP_BENCH_DATA=1
+REST_SERVER_PID=""  # the rest benchmark's API server, stopped on exit
 cleanup() {
+  if [ -n "$REST_SERVER_PID" ]; then kill "$REST_SERVER_PID" 2>/dev/null; fi
   if [ -n "$BIG_CSV" ] && [ "${KEEP_BENCH_DATA:-0}" != 1 ]; then rm -f "$BIG_CSV"; fi
   if [ "${KEEP_BENCH_TMP:-0}" = 1 ]; then
     echo "run.sh: kept temporary files in $WORK"
@@ -535,6 +537,158 @@ bench_memory() {
   fi
 }
 
+# ---------------------------------------------------------------- 5. REST API -> SQLite
+
+REST_URL=""
+# start_rest_server ORDERS: starts BUILD_DIR/ferry_test_api_server (uncompressed JSON, pages
+# of 100) on an ephemeral port; sets REST_SERVER_PID and REST_URL once it listens.
+start_rest_server() {
+  local server=$BUILD_DIR/ferry_test_api_server log=$WORK/rest_server.log port="" i
+  if [ ! -x "$server" ]; then
+    fail "$server not found (build it: ninja -C $BUILD_DIR ferry_test_api_server)"
+    return 1
+  fi
+  "$server" --orders "$1" --page-size 100 --no-compress >"$log" 2>&1 &
+  REST_SERVER_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    port=$(sed -n 's/^listening on \([0-9][0-9]*\)$/\1/p' "$log")
+    [ -n "$port" ] && break
+    kill -0 "$REST_SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    fail "ferry_test_api_server did not start"
+    show_log "$log"
+    stop_rest_server
+    return 1
+  fi
+  REST_URL=http://127.0.0.1:$port
+}
+stop_rest_server() {
+  [ -n "$REST_SERVER_PID" ] || return 0
+  kill "$REST_SERVER_PID" 2>/dev/null
+  wait "$REST_SERVER_PID" 2>/dev/null
+  REST_SERVER_PID=""
+}
+
+# rest_counts DB -> "orders=N orders__items=N orders__tags=N" (? for a missing table)
+rest_counts() {
+  local out="" t n
+  for t in orders orders__items orders__tags; do
+    n=$("$SQLITE" -batch "$1" "select count(*) from \"$t\"" 2>/dev/null) || n="?"
+    out+="$t=${n:-?} "
+  done
+  echo "${out% }"
+}
+
+# rest_requests PATH -> how many requests to PATH the server has logged
+rest_requests() {
+  "$PY" -c 'import json, sys, urllib.request
+print(len(json.load(urllib.request.urlopen(sys.argv[1] + "/_control/requests?path=" + sys.argv[2]))))' \
+    "$REST_URL" "$1" 2>/dev/null || echo "?"
+}
+
+# rest_row LABEL WALL PAGES RECORDS RSS_KB
+rest_row() {
+  printf '  %-26s %9.2f %10s %12s %13.1f\n' "$1" "$2" "$(commas "$(calc %.0f "$3 / $2")")" \
+    "$(commas "$(calc %.0f "$4 / $2")")" "$(calc %.4f "$5 / 1024")"
+}
+
+bench_rest() {
+  local orders pages expected py_db got p_pages
+  orders=$(scaled 200000)
+  pages=$(((orders + 99) / 100))
+  echo
+  echo "== rest: REST API (cursor pagination) -> SQLite (3 tables), ferry vs a Python stdlib script =="
+  # Order i has i%3+1 items, and two tags when i is even (tests/servers/api_server.h).
+  expected=$(awk -v n="$orders" 'BEGIN { for (i = 1; i <= n; i++) items += i % 3 + 1
+    printf "orders=%d orders__items=%d orders__tags=%d", n, items, 2 * int(n / 2) }')
+  if ! start_rest_server "$orders"; then
+    add_summary rest "speedup python / ferry" "- (no API server)" ">= 5.0x" FAIL
+    return
+  fi
+  note "server: $REST_URL, $(commas "$orders") orders in $(commas "$pages") pages of 100" \
+    "(uncompressed JSON, one connection at a time)"
+  note "expected rows: $expected"
+
+  # Baseline: bench/baseline_rest.py
+  py_db=$WORK/rest_python.db
+  rest_python_prepare() { rm -f "$py_db" && RUN_DIR=$WORK; }
+  measure rest_python_prepare "$WORK/rest_python.log" \
+    "$PY" "$BENCH_DIR/baseline_rest.py" "$REST_URL" "$py_db"
+  local p_ok=0 p_wall=$BEST_WALL p_rss=$PEAK_RSS_KB
+  if [ "$RC" -ne 0 ]; then
+    fail "baseline_rest.py exited with status $RC"
+    show_log "$WORK/rest_python.log"
+  else
+    got=$(rest_counts "$py_db")
+    p_pages=$(sed -n 's/^pages=\([0-9]*\) .*/\1/p' "$WORK/rest_python.log" | tail -n 1)
+    if [ "$got" != "$expected" ]; then
+      fail "baseline_rest.py rows: $got; expected $expected"
+    elif [ "$p_pages" != "$pages" ]; then
+      fail "baseline_rest.py read '$p_pages' pages; expected $pages"
+    else
+      p_ok=1
+    fi
+  fi
+  rm -f "$py_db"
+
+  # ferry, once it has the rest source (`type: http` connections).
+  local f_skip=0
+  F_OK=0 F_WHY=""
+  if ! ferry_ready; then
+    :
+  elif ! "$FERRY" help source http >/dev/null 2>&1 && ! "$FERRY" help source rest >/dev/null 2>&1; then
+    note "skipped: ferry has no rest source yet ('ferry help source http' and '... rest' fail)"
+    f_skip=1
+  else
+    local yaml before requests
+    yaml="project: bench_rest
+metastore: sqlite:.ferry/meta.db
+warehouse: wh
+connections:
+  api: {type: http, base_url: \"$REST_URL\"}
+  wh: {type: sqlite, path: wh.db}
+jobs:
+  - id: orders
+    source: {connection: api, path: /orders, params: {limit: 100}, records: /data,
+             paginate: {type: cursor, cursor: /meta/next_cursor, param: cursor}}
+    target: {table: orders, mode: append}"
+    before=$(rest_requests /orders)
+    run_ferry rest "$yaml" orders
+    if [ "$F_OK" = 1 ]; then
+      got=$(rest_counts "$PROJ/wh.db")
+      if [ "$got" != "$expected" ]; then
+        fail "ferry rows: $got; expected $expected"
+        F_OK=0 F_WHY="ferry row counts"
+      fi
+      requests=$(($(rest_requests /orders) - before))
+      [ "$requests" = $((pages * REPEAT)) ] ||
+        note "WARN: the server saw $requests requests to /orders from ferry; expected $((pages * REPEAT))"
+      rm -rf "$PROJ"
+    fi
+  fi
+  stop_rest_server
+
+  echo
+  printf '  %-26s %9s %10s %12s %13s\n' "" "time s" "pages/s" "records/s" "peak RSS MiB"
+  [ "$F_OK" = 1 ] && rest_row "ferry run" "$F_WALL" "$pages" "$orders" "$F_RSS"
+  [ "$p_ok" = 1 ] && rest_row "baseline_rest.py" "$p_wall" "$pages" "$orders" "$p_rss"
+  note "(records/s counts orders, the API's records; time includes ferry's start-up)"
+  if [ "$f_skip" = 1 ]; then
+    add_summary rest "speedup python / ferry" "- (skipped: no rest source yet)" ">= 5.0x" SKIP
+  elif [ "$F_OK" = 1 ] && [ "$p_ok" = 1 ]; then
+    local speedup result
+    speedup=$(calc %.1f "$p_wall / $F_WALL")
+    result=$(verdict "$speedup" ">=" 5.0)
+    echo "  speedup python / ferry: ${speedup}x (target >= 5.0x): $result"
+    add_summary rest "speedup python / ferry" \
+      "${speedup}x ($(printf %.2f "$p_wall") s / $(printf %.2f "$F_WALL") s)" ">= 5.0x" "$result"
+  else
+    add_summary rest "speedup python / ferry" "- (${F_WHY:-baseline failed})" ">= 5.0x" FAIL
+  fi
+}
+
 # ---------------------------------------------------------------- main
 
 echo "ferry benchmarks: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SCALE=$SCALE, REPEAT=$REPEAT"
@@ -548,6 +702,7 @@ for name in "${SELECTED[@]}"; do
     json) bench_json ;;
     normalize) bench_normalize ;;
     memory) bench_memory ;;
+    rest) bench_rest ;;
   esac
 done
 

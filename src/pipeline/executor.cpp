@@ -21,7 +21,6 @@
 #include "transform/order.h"
 
 namespace ferry {
-namespace {
 
 std::string new_batch_id() {
   std::random_device rd;
@@ -29,6 +28,8 @@ std::string new_batch_id() {
   return fmt::format("b{}-{:04x}", std::chrono::duration_cast<std::chrono::seconds>(now).count(),
                      rd() & 0xffff);
 }
+
+namespace {
 
 // Prints one line with every running job's rows and rows/s, until stopped.
 class ProgressLine {
@@ -71,6 +72,8 @@ class ProgressLine {
   bool stop_ = false;
   std::thread thread_;
 };
+
+}  // namespace
 
 int max_attempts_of(const Project& project, const JobDefinition& job) {
   auto spec = resolve_job(project, job, "", default_env());
@@ -158,6 +161,8 @@ std::vector<TransformOutcome> run_transforms(Metastore& meta, const Project& pro
   }
   return out;
 }
+
+namespace {
 
 std::string this_host() {
   char host[256] = {};

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,18 @@ struct BatchReport {
 
 BatchReport run_batch(Metastore& meta, const Project& project,
                       const std::vector<JobDefinition>& jobs, const BatchOptions& options);
+
+// "b<unix seconds>-<4 hex>": runs started together share one.
+std::string new_batch_id();
+
+// Attempts a run of `job` may take (its retries.max_attempts, at least 1).
+int max_attempts_of(const Project& project, const JobDefinition& job);
+
+// Runs the transforms that depend on the jobs of a finished batch (`job_states`: each job's
+// final state in it), in dependency order; one whose inputs failed is skipped.
+std::vector<TransformOutcome> run_transforms(Metastore& meta, const Project& project,
+                                             const std::string& batch_id,
+                                             const std::map<std::string, RunState>& job_states);
 
 // Marks runs left 'running' by a ferry process of this host that no longer exists (killed,
 // crashed) as failed, with an audit row each; returns how many. Their loads were never

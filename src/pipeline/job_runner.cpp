@@ -324,7 +324,7 @@ RunOutcome run_job(Metastore& meta, const RunRequest& req) {
     req.progress->started = t0;
     req.progress->running = true;
   }
-  (void)meta.start_run(req.run_id, req.load_id);
+  if (!req.claimed) (void)meta.start_run(req.run_id, req.load_id);
   audit_run(meta, req, "info", "run_started", "run started",
             {{"batch_id", req.batch_id}, {"load_id", req.load_id}});
 

@@ -40,6 +40,9 @@ struct RunRequest {
   std::string batch_id;
   const std::atomic<bool>* cancel = nullptr;
   JobProgress* progress = nullptr;  // optional
+  // The caller has already moved the run to running (start_run, e.g. to claim it from the
+  // queue); run_job does not start it again.
+  bool claimed = false;
 };
 
 struct RunOutcome {

@@ -22,9 +22,9 @@
 //   DELETE /_control/requests       clear_log()
 //   POST   /_control/revoke_tokens  revoke_tokens()
 //
-// Thread-safety: every public method may be called from any thread while the server runs;
-// requests are served by cpp-httplib's thread pool, and the fault list, the request log and
-// the token table are guarded by one mutex.
+// Thread-safety: start() and stop() belong to the owning thread; every other method may be
+// called from any thread while the server runs. Requests are served by cpp-httplib's thread
+// pool; the fault list, the request log and the token table are guarded by one mutex.
 //
 // Lifetime: start() once; stop() (or the destructor) closes the listening socket, wakes any
 // request sleeping in a `delay` fault and joins every server thread.

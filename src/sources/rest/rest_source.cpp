@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <unordered_set>
 
@@ -91,6 +93,7 @@ class RestSource final : public Source {
     if (!http.verify_tls)
       spdlog::warn("job {}: TLS certificate verification is off (verify_tls: false)", ctx.job_id);
     client_ = std::make_unique<net::HttpClient>(http);
+    prefetch_client_ = std::make_unique<net::HttpClient>(http);
 
     retry_.max_retries = c.value("max_retries", 5);
     FERRY_ASSIGN(retry_.base_delay, duration_option(c, "retry_backoff", "1s"));
@@ -210,64 +213,104 @@ class RestSource final : public Source {
     return redact(with_query(url, params, auth_->secret_params()));
   }
 
-  // One request chain: every page of an endpoint, each handed to `on_page`.
+  // A request ready to go, with what a 401 refresh needs to rebuild it.
+  struct Pending {
+    net::HttpRequest req;
+    Params query;
+    std::string url;
+  };
+
+  // The request for the page `next` describes; an error when it was requested before.
+  Result<Pending> prepare(const Endpoint& e, const PageRequest& next,
+                          std::unordered_set<std::string>& seen, int64_t page_no,
+                          net::HttpClient& client) {
+    Pending p;
+    p.url = next.url.empty() ? e.url : next.url;
+    p.query = next.params;
+    p.req.method = e.method;
+    p.req.headers = e.headers;
+    p.req.body = e.body;
+    FERRY_TRY(auth_->apply(client, p.req.headers, p.query));
+    p.req.url = with_query(p.url, p.query, {});
+    p.req.display_url = display(p.url, p.query);
+    if (!seen.insert(p.req.url).second) {
+      return Status::invalid(
+          "pagination does not advance: {} was already requested (page {}); check the job's "
+          "paginate settings",
+          p.req.display_url, page_no);
+    }
+    return p;
+  }
+
+  // One request chain: every page of an endpoint, each handed to `on_page`. The next page is
+  // fetched (on a second connection) while the current one is processed, so the network and
+  // the warehouse work at the same time; at most one request is in flight.
   template <typename OnPage>
   Status walk(const Endpoint& e, const json& paginate, OnPage&& on_page) {
     FERRY_ASSIGN(auto paginator, rest::make_paginator(paginate));
     PageRequest next{"", e.params};
     paginator->start(next);
     std::unordered_set<std::string> seen;
+    std::atomic<bool> abort{false};
+    FERRY_ASSIGN(Pending current, prepare(e, next, seen, 1, *client_));
+    FERRY_ASSIGN(net::HttpResponse res, send(*client_, current, abort));
     for (int64_t page_no = 1;; ++page_no) {
       if (sink_->cancelled()) return Status(Code::kCancelled, "cancelled");
-      const std::string& url = next.url.empty() ? e.url : next.url;
-      Params query = next.params;
-      net::HttpRequest req;
-      req.method = e.method;
-      req.headers = e.headers;
-      req.body = e.body;
-      FERRY_TRY(auth_->apply(*client_, req.headers, query));
-      req.url = with_query(url, query, {});
-      req.display_url = display(url, query);
-      if (!seen.insert(req.url).second) {
-        return Status::invalid(
-            "pagination does not advance: {} was already requested (page {}); check the job's "
-            "paginate settings",
-            req.display_url, page_no);
-      }
-      FERRY_ASSIGN(net::HttpResponse res, send(req, query, url));
       Page page;
       page.response = &res;
-      FERRY_TRY(parse(req, res, page));
-      FERRY_TRY(on_page(req, res, page));
+      FERRY_TRY(parse(current.req, res, page));
+      bool more = true;
       if (max_pages_ > 0 && page_no >= max_pages_) {
         spdlog::warn("job {}: stopped after max_pages {} at {}", ctx_.job_id, max_pages_,
-                     req.display_url);
-        return Status::ok();
+                     current.req.display_url);
+        more = false;
+      } else {
+        FERRY_ASSIGN(more, paginator->next(page, next));
       }
-      FERRY_ASSIGN(bool more, paginator->next(page, next));
+      std::optional<Pending> upcoming;
+      std::future<Result<net::HttpResponse>> fetch;
+      if (more) {
+        FERRY_ASSIGN(upcoming, prepare(e, next, seen, page_no + 1, *prefetch_client_));
+        fetch = std::async(std::launch::async, [this, &upcoming, &abort] {
+          return send(*prefetch_client_, *upcoming, abort);
+        });
+      }
+      Status st = on_page(current.req, res, page);
+      if (!st.is_ok()) {
+        abort = true;  // stops the prefetch's retries; its transfer is bounded by the timeout
+        if (fetch.valid()) fetch.wait();
+        return st;
+      }
       if (!more) return Status::ok();
+      auto fetched = fetch.get();
+      if (!fetched.ok()) return fetched.status();
+      res = std::move(fetched).value();
+      current = std::move(*upcoming);
     }
   }
 
   // Sends with retries; a 401 refreshes OAuth2 credentials once; a failed status is an error.
-  Result<net::HttpResponse> send(net::HttpRequest& req, Params query, const std::string& url) {
+  Result<net::HttpResponse> send(net::HttpClient& client, Pending& p,
+                                 const std::atomic<bool>& abort) {
     net::RetryHooks hooks;
     hooks.limiter = limiter_;
-    hooks.cancelled = [this] { return sink_->cancelled(); };
+    hooks.cancelled = [this, &abort] { return abort.load() || sink_->cancelled(); };
     hooks.on_retry = [&](int attempt, const std::string& why, std::chrono::milliseconds wait) {
       spdlog::warn("job {}: retry {} of {} in {} ms: {}", ctx_.job_id, attempt, retry_.max_retries,
                    wait.count(), redact(why));
     };
-    FERRY_ASSIGN(net::HttpResponse res, net::send_with_retries(*client_, req, retry_, hooks));
+    const net::HttpRequest& req = p.req;
+    FERRY_ASSIGN(net::HttpResponse res, net::send_with_retries(client, req, retry_, hooks));
     if (res.status == 401 && auth_->refresh()) {
       net::HttpRequest again = req;
       again.headers.clear();
       for (const auto& h : req.headers) {
         if (h.first != "Authorization") again.headers.push_back(h);
       }
-      FERRY_TRY(auth_->apply(*client_, again.headers, query));
-      again.url = with_query(url, query, {});
-      FERRY_ASSIGN(res, net::send_with_retries(*client_, again, retry_, hooks));
+      Params query = p.query;
+      FERRY_TRY(auth_->apply(client, again.headers, query));
+      again.url = with_query(p.url, query, {});
+      FERRY_ASSIGN(res, net::send_with_retries(client, again, retry_, hooks));
     }
     if (res.status >= 400) return Status::io("{}", redact(net::describe_failure(req, res)));
     return res;
@@ -297,7 +340,14 @@ class RestSource final : public Source {
                         req.display_url, simdjson::error_message(err), start);
     }
     page.has_body = true;
-    if (format_ == Format::kSchemaRows) return Status::ok();
+    if (format_ == Format::kSchemaRows) {  // rows are counted here so paginators can stop
+      simdjson::dom::element rows;
+      simdjson::dom::array list;
+      if (!page.body.at_pointer(ctx_.options.value("rows", "/rows")).get(rows) &&
+          !rows.get_array().get(list))
+        page.records = list.size();
+      return Status::ok();
+    }
     simdjson::dom::element records = page.body;
     if (!records_.empty() && page.body.at_pointer(records_).get(records)) {
       std::string keys;
@@ -332,8 +382,7 @@ class RestSource final : public Source {
                     return sink_->json(res.body, JsonLayout::kDocument, records_, origin);
                   rejects.clear();
                   batch_.clear();
-                  FERRY_ASSIGN(size_t n, schema_rows_->read(page.body, origin, batch_, rejects));
-                  page.records = n;
+                  FERRY_TRY(schema_rows_->read(page.body, origin, batch_, rejects).status());
                   for (Reject& r : rejects)
                     FERRY_TRY(sink_->reject(std::move(r)));
                   if (batch_.num_rows() > 0) FERRY_TRY(sink_->rows(batch_));
@@ -380,7 +429,8 @@ class RestSource final : public Source {
   SourceContext ctx_;
   SourceSink* sink_ = nullptr;
   std::string base_url_;
-  std::unique_ptr<net::HttpClient> client_;
+  std::unique_ptr<net::HttpClient> client_;           // first pages
+  std::unique_ptr<net::HttpClient> prefetch_client_;  // every page after the first
   net::RetryPolicy retry_;
   std::shared_ptr<net::RateLimiter> limiter_;
   std::unique_ptr<rest::Auth> auth_;
