@@ -4,6 +4,7 @@
 #include "destinations/sqlite/sqlite_destination.h"
 #include "sources/file/file_source.h"
 #include "sources/rest/rest_source.h"
+#include "sources/s3/s3_source.h"
 
 namespace ferry {
 namespace {
@@ -57,6 +58,7 @@ Registry build() {
   Registry r;
   add_source(r, file_source_descriptor());
   add_source(r, rest_source_descriptor());
+  add_source(r, s3_source_descriptor());
   add_destination(r, sqlite_destination_descriptor());
   add_destination(r, null_destination_descriptor());
   add_declared_only(r);

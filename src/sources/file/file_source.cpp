@@ -7,15 +7,13 @@
 #include <filesystem>
 
 #include "core/hash.h"
-#include "formats/csv_reader.h"
 #include "formats/input_stream.h"
+#include "sources/format_loader.h"
 
 namespace ferry {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr size_t kJsonChunkBytes = 8 << 20;
 
 // Feeds the (decompressed) bytes that pass through it to a hash the caller owns, so the hash
 // outlives the stream (a reader may own and destroy the stream before the caller asks).
@@ -40,16 +38,6 @@ struct FileEntry {
   int64_t size = 0;
   int64_t mtime_ns = 0;
 };
-
-std::string format_of(const nlohmann::json& options, const std::string& path) {
-  std::string f = options.value("format", "");
-  if (!f.empty()) return f;
-  std::string p = path;
-  if (p.size() > 3 && p.ends_with(".gz")) p.resize(p.size() - 3);
-  if (p.ends_with(".jsonl") || p.ends_with(".ndjson")) return "jsonl";
-  if (p.ends_with(".json")) return "json";
-  return "csv";
-}
 
 class FileSource final : public Source {
  public:
@@ -176,80 +164,10 @@ class FileSource final : public Source {
     FERRY_ASSIGN(auto raw, open_file(f.full.string()));
     Hash64 hash;
     auto hashing = std::make_unique<HashingStream>(std::move(raw), hash);
-    std::string format = format_of(ctx_.options, f.rel);
-    Status st;
-    if (format == "csv") {
-      st = load_csv(std::move(hashing), f, sink);
-    } else if (format == "jsonl" || format == "json") {
-      st = load_json(*hashing, format == "jsonl", f, sink);
-    } else {
-      st = Status::invalid("file source: unknown format '{}' (csv, json or jsonl)", format);
-    }
+    Status st = load_stream(std::move(hashing), format_of(ctx_.options, f.rel), ctx_.options,
+                            f.full.string(), "file", sink);
     if (!st.is_ok()) return st;
     return hash.hex();
-  }
-
-  Status load_csv(std::unique_ptr<InputStream> in, const FileEntry& f, SourceSink& sink) {
-    const nlohmann::json& o = ctx_.options;
-    CsvOptions opts;
-    auto one_char = [&](const char* key, char def) -> Result<char> {
-      std::string v = o.value(key, std::string(1, def));
-      if (v == "\\t" || v == "tab") return '\t';
-      if (v.size() != 1)
-        return Status::invalid("file source: {} must be one character, got '{}'", key, v);
-      return v[0];
-    };
-    FERRY_ASSIGN(opts.delimiter, one_char("delimiter", ','));
-    FERRY_ASSIGN(opts.quote, one_char("quote", '"'));
-    opts.null_string = o.value("null_string", "");
-    opts.header = o.value("header", true);
-    if (o.contains("columns") && o["columns"].is_array())
-      for (const auto& c : o["columns"])
-        opts.columns.push_back(c.get<std::string>());
-    CsvReader reader(std::move(in), opts, f.full.string());
-    FERRY_TRY(reader.open());
-    Batch batch;
-    std::vector<Reject> rejects;
-    for (;;) {
-      if (sink.cancelled()) return Status(Code::kCancelled, "cancelled");
-      rejects.clear();
-      FERRY_ASSIGN(bool more, reader.next(batch, rejects));
-      for (Reject& r : rejects)
-        FERRY_TRY(sink.reject(std::move(r)));
-      if (batch.num_rows() > 0) FERRY_TRY(sink.rows(batch));
-      if (!more) break;
-    }
-    return Status::ok();
-  }
-
-  Status load_json(InputStream& in, bool lines, const FileEntry& f, SourceSink& sink) {
-    std::string pointer = ctx_.options.value("records", "");
-    Origin origin{f.full.string(), 1, 0};
-    std::string buf;
-    std::string chunk(kJsonChunkBytes, '\0');
-    for (;;) {
-      if (sink.cancelled()) return Status(Code::kCancelled, "cancelled");
-      FERRY_ASSIGN(size_t n, in.read(chunk.data(), chunk.size()));
-      bool eof = n == 0;
-      buf.append(chunk.data(), n);
-      if (!lines) {
-        if (eof) break;
-        continue;  // one document: the whole file
-      }
-      size_t cut = eof ? buf.size() : buf.rfind('\n');
-      if (cut == std::string::npos) continue;  // a line longer than the chunk: read on
-      if (!eof) ++cut;
-      if (cut > 0) {
-        std::string_view part(buf.data(), cut);
-        FERRY_TRY(sink.json(part, JsonLayout::kLines, pointer, origin));
-        origin.line += std::count(part.begin(), part.end(), '\n');
-        origin.offset += static_cast<int64_t>(cut);
-        buf.erase(0, cut);
-      }
-      if (eof) break;
-    }
-    if (!lines && !buf.empty()) FERRY_TRY(sink.json(buf, JsonLayout::kDocument, pointer, origin));
-    return Status::ok();
   }
 
   SourceContext ctx_;
@@ -274,16 +192,9 @@ SourceDescriptor file_source_descriptor() {
        false},
       {"pattern", OptionType::kString, "", "Glob on file names or relative paths, e.g. *.csv*.",
        false, false},
-      {"format", OptionType::kString, "", "csv | json | jsonl (default: from the extension).",
-       false, false},
-      {"delimiter", OptionType::kString, ",", "CSV field delimiter (\\t for tab).", false, false},
-      {"quote", OptionType::kString, "\"", "CSV quote character.", false, false},
-      {"null_string", OptionType::kString, "", "Unquoted CSV value read as null.", false, false},
-      {"header", OptionType::kBool, "true", "CSV has a header line.", false, false},
-      {"columns", OptionType::kList, "", "Column names when header is false.", false, false},
-      {"records", OptionType::kString, "", "JSON pointer to the records array (json).", false,
-       false},
   };
+  for (OptionDecl& o : format_option_decls())
+    d.decl.source_options.push_back(std::move(o));
   d.create = [] { return std::make_unique<FileSource>(); };
   return d;
 }
