@@ -6,8 +6,8 @@ packages=(
   g++ cmake ninja-build pkg-config ccache clang-format make
   libcurl4-openssl-dev libsimdjson-dev libsqlite3-dev sqlite3 libpq-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  zlib1g-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev awscli
+  zlib1g-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libhowardhinnant-date-dev
+  libcpp-httplib-dev awscli postgresql
   python3 gzip time
 )
 missing=()

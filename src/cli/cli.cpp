@@ -83,6 +83,15 @@ int main(int argc, char** argv) {
   run->add_flag("--no-transforms", run_args.no_transforms, "Skip transforms");
   run->callback([&] { code = cmd_run(ctx, run_args); });
 
+  ServeArgs serve_args;
+  auto* serve = app.add_subcommand(
+      "serve", "Run the scheduler, the executor and the HTTP API until SIGTERM/SIGINT");
+  serve->add_option("--listen", serve_args.listen, "HOST:PORT of the API (port 0: any free)");
+  serve->add_option("--concurrency,-n", serve_args.concurrency, "Runs at once (default: project)");
+  serve->add_option("--grace", serve_args.grace,
+                    "On SIGTERM, how long running jobs may finish before they are cancelled");
+  serve->callback([&] { code = cmd_serve(ctx, serve_args); });
+
   std::string filter_job;
   int limit = 50;
   int64_t filter_run = 0;

@@ -41,6 +41,13 @@ int cmd_runs(const Context& ctx, const std::string& job, int limit);
 int cmd_audit(const Context& ctx, const std::string& job, int64_t run, int limit);
 int cmd_query(const Context& ctx, const std::string& sql, const std::string& connection);
 
+struct ServeArgs {
+  std::string listen;   // "" = the project's api.listen or 127.0.0.1:8765
+  int concurrency = 0;  // 0 = the project's
+  std::string grace = "30s";
+};
+int cmd_serve(const Context& ctx, const ServeArgs& args);
+
 int cmd_help_source(const std::string& kind);
 int cmd_docs();
 

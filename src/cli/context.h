@@ -7,6 +7,7 @@
 
 #include "config/project.h"
 #include "meta/metastore.h"
+#include "pipeline/applied.h"
 
 namespace ferry::cli {
 
@@ -25,13 +26,5 @@ int fail(const Status& status);
 // ferry.yml and jobs/*.yml, validated.
 Result<Project> load_files(const Context& ctx);
 Result<std::unique_ptr<Metastore>> open_meta(const Project& files);
-
-// The project as the config table has it: the current applied version (connections,
-// templates, transforms, control) with the jobs of ferry_jobs. When nothing was applied yet,
-// `files` is applied first (version 1, note "first run").
-Result<Project> applied_project(Metastore& meta, const Project& files);
-
-std::vector<JobRow> job_rows_of(const Project& project, const std::string& origin);
-JobDefinition definition_of(const JobRow& row);
 
 }  // namespace ferry::cli

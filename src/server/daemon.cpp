@@ -1,0 +1,479 @@
+#include "server/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+#include "core/duration.h"
+#include "core/hash.h"
+#include "core/redact.h"
+#include "pipeline/applied.h"
+#include "pipeline/job_runner.h"
+#include "server/triggers.h"
+
+namespace ferry::server {
+namespace {
+
+// Resolves a job for scheduling only: ${ENV} is not needed to know its trigger and target.
+EnvLookup no_env() {
+  return [](const std::string& name) -> std::optional<std::string> { return "${" + name + "}"; };
+}
+
+std::chrono::milliseconds retry_delay(const std::string& backoff, int attempt) {
+  double base = 0.5;
+  if (!backoff.empty()) {
+    auto secs = parse_duration_seconds(backoff);
+    if (secs.ok()) base = secs.value();
+  }
+  double cap = std::min(300.0, base * (1 << std::min(attempt - 1, 10)));
+  thread_local std::mt19937 rng{std::random_device{}()};
+  double wait = std::uniform_real_distribution<double>(cap / 2, cap)(rng);
+  return std::chrono::milliseconds(static_cast<int64_t>(wait * 1000));
+}
+
+}  // namespace
+
+Daemon::Daemon(std::unique_ptr<Metastore> meta, Project files, ServeOptions options)
+    : meta_(std::move(meta)), files_(std::move(files)), options_(options) {}
+
+Daemon::~Daemon() {
+  request_stop();
+  request_stop();  // the second call cancels what still runs
+  wait();
+}
+
+Status Daemon::start() {
+  int reaped = reap_dead_runs(*meta_);
+  if (reaped > 0) spdlog::warn("{} runs of a process that died were marked failed", reaped);
+  {
+    std::lock_guard lock(mu_);
+    FERRY_TRY(load_config_locked());
+    // Runs queued before (by `ferry run` killed before it began, or an API call to a daemon
+    // that stopped) are taken up again.
+    RunFilter f;
+    f.state = RunState::kQueued;
+    f.limit = 0;
+    FERRY_ASSIGN(auto queued, meta_->list_runs(f));
+    std::reverse(queued.begin(), queued.end());  // oldest first
+    for (const RunRow& r : queued) {
+      if (r.job_id.starts_with("transform:")) continue;
+      Item item;
+      item.run_id = r.id;
+      item.job_id = r.job_id;
+      item.batch_id = r.batch_id;
+      item.attempt = r.attempt;
+      item.load_id = new_load_id(r.id);
+      auto it = sched_.find(r.job_id);
+      if (it != sched_.end()) {
+        item.priority = it->second.status.job.priority;
+        item.connection = it->second.status.source_connection;
+        it->second.status.queued = true;
+      }
+      batches_[r.batch_id].pending++;
+      queue_.push_back(item);
+    }
+  }
+  scheduler_ = std::thread([this] { scheduler_loop(); });
+  for (int i = 0; i < concurrency_; ++i)
+    workers_.emplace_back([this] { worker_loop(); });
+  return Status::ok();
+}
+
+void Daemon::request_stop() {
+  std::lock_guard lock(mu_);
+  if (stopping_) {
+    cancel_all_ = true;
+    for (auto& [id, flag] : cancel_flags_)
+      *flag = true;
+  } else {
+    stopping_ = true;
+    stop_deadline_ = Clock::now() + options_.grace;
+  }
+  cv_.notify_all();
+}
+
+void Daemon::wait() {
+  if (scheduler_.joinable()) scheduler_.join();
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();
+  }
+}
+
+std::shared_ptr<const Project> Daemon::project() const {
+  std::lock_guard lock(mu_);
+  return project_;
+}
+
+std::vector<JobStatus> Daemon::jobs() const {
+  std::lock_guard lock(mu_);
+  std::vector<JobStatus> out;
+  for (const auto& [id, s] : sched_)
+    out.push_back(s.status);
+  return out;
+}
+
+std::optional<JobStatus> Daemon::job(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = sched_.find(id);
+  if (it == sched_.end()) return std::nullopt;
+  return it->second.status;
+}
+
+Daemon::Counters Daemon::counters() const {
+  std::lock_guard lock(mu_);
+  Counters c = counters_;
+  c.queued = queue_.size();
+  c.running = running_jobs_.size();
+  return c;
+}
+
+Status Daemon::reload() {
+  std::lock_guard lock(mu_);
+  Status st = load_config_locked();
+  cv_.notify_all();
+  return st;
+}
+
+Status Daemon::load_config_locked() {
+  FERRY_ASSIGN(auto version, meta_->current_version());
+  FERRY_ASSIGN(auto rows, meta_->list_jobs());
+  // Cheap change detection: the version and every row's id, enabled flag and updated_at.
+  Hash64 h;
+  h.update(std::to_string(version ? version->version : 0));
+  for (const JobRow& r : rows) {
+    h.update(r.id);
+    h.update(r.updated_at);
+    h.update(r.enabled ? "1" : "0");
+  }
+  std::string fp = h.hex();
+  if (fp == config_fingerprint_ && project_) return Status::ok();
+  if (!version) {
+    FERRY_ASSIGN(Project applied, applied_project(*meta_, files_));
+    (void)applied;
+    return load_config_locked();
+  }
+  FERRY_ASSIGN(Project p, Project::from_json(version->project, files_.dir));
+  p.jobs.clear();
+  for (const JobRow& r : rows)
+    p.jobs.push_back(definition_of(r));
+  auto project = std::make_shared<const Project>(std::move(p));
+  concurrency_ =
+      options_.concurrency > 0 ? options_.concurrency : std::max(1, project->concurrency);
+
+  connection_limits_.clear();
+  for (const auto& [name, conn] : project->connections.items()) {
+    if (conn.is_object() && conn.contains("max_concurrency") && conn["max_concurrency"].is_number())
+      connection_limits_[name] = std::max(1, conn["max_concurrency"].get<int>());
+  }
+  auto now = Clock::now();
+  std::map<std::string, Sched> next;
+  for (const JobDefinition& d : project->jobs) {
+    Sched s;
+    auto old = sched_.find(d.id);
+    if (old != sched_.end()) s = old->second;
+    bool trigger_changed = old == sched_.end();
+    s.status.job = d;
+    auto spec = resolve_job(*project, d, "", no_env());
+    if (spec.ok()) {
+      trigger_changed = trigger_changed || s.status.schedule != spec->schedule ||
+                        s.status.every != spec->every || s.status.on != spec->on;
+      s.status.error.clear();
+      s.status.source_kind = spec->source_kind;
+      s.status.source_connection = spec->source_connection;
+      s.status.table = spec->table;
+      s.status.schedule = spec->schedule;
+      s.status.every = spec->every;
+      s.status.on = spec->on;
+      s.status.job.priority = spec->priority;
+    } else {
+      s.status.error = redact(spec.status().message());
+    }
+    if (!d.enabled) {
+      s.status.next_run.reset();
+    } else if (trigger_changed || !s.status.next_run) {
+      compute_next_locked(s, now);
+    }
+    next[d.id] = std::move(s);
+  }
+  sched_ = std::move(next);
+  project_ = std::move(project);
+  config_fingerprint_ = fp;
+  return Status::ok();
+}
+
+void Daemon::compute_next_locked(Sched& s, Clock::time_point now) {
+  s.status.next_run.reset();
+  if (!s.status.error.empty() || !s.status.job.enabled) return;
+  if (!s.status.every.empty()) {
+    auto secs = parse_duration_seconds(s.status.every);
+    if (!secs.ok() || secs.value() <= 0) {
+      s.status.error = "every: " + secs.status().message();
+      return;
+    }
+    auto interval = std::chrono::milliseconds(static_cast<int64_t>(secs.value() * 1000));
+    // From the end of the previous run; the first run right away.
+    s.status.next_run = s.ever_ran ? s.last_end + interval : now;
+    return;
+  }
+  if (!s.status.schedule.empty()) {
+    auto tick = next_cron_tick(s.status.schedule, project_ ? project_->timezone : "UTC", now);
+    if (!tick.ok()) {
+      s.status.error = tick.status().message();
+      return;
+    }
+    s.status.next_run = tick.value();
+  }
+}
+
+Queued Daemon::enqueue_locked(const std::string& job_id, const std::string& batch_id,
+                              const std::string& reason) {
+  Queued q;
+  q.job_id = job_id;
+  q.batch_id = batch_id;
+  auto it = sched_.find(job_id);
+  if (it == sched_.end()) {
+    q.note = "unknown job";
+    return q;
+  }
+  Sched& s = it->second;
+  if (!s.status.error.empty()) {
+    q.note = s.status.error;
+    return q;
+  }
+  for (const Item& i : queue_) {
+    if (i.job_id == job_id) {
+      q.run_id = i.run_id;
+      q.batch_id = i.batch_id;
+      q.note = "already queued";
+      return q;
+    }
+  }
+  auto run_id = meta_->create_run(job_id, batch_id, 1);
+  if (!run_id.ok()) {
+    q.note = run_id.status().message();
+    return q;
+  }
+  Item item;
+  item.run_id = run_id.value();
+  item.job_id = job_id;
+  item.batch_id = batch_id;
+  item.load_id = new_load_id(item.run_id);
+  item.priority = s.status.job.priority;
+  item.connection = s.status.source_connection;
+  queue_.push_back(item);
+  s.status.queued = true;
+  batches_[batch_id].pending++;
+  q.run_id = item.run_id;
+  (void)audit(*meta_, item.run_id, job_id, "info", "run_queued", "queued by " + reason,
+              {{"batch_id", batch_id}, {"trigger", reason}});
+  return q;
+}
+
+std::vector<Queued> Daemon::trigger(const std::vector<std::string>& job_ids,
+                                    const std::string& reason) {
+  std::vector<Queued> out;
+  std::lock_guard lock(mu_);
+  std::string batch = new_batch_id();
+  for (const std::string& id : job_ids)
+    out.push_back(enqueue_locked(id, batch, reason));
+  if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
+  cv_.notify_all();
+  return out;
+}
+
+void Daemon::scheduler_loop() {
+  auto last_reload = Clock::now();
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto now = Clock::now();
+    if (now - last_reload >= options_.reload) {
+      Status st = load_config_locked();
+      if (!st.is_ok()) spdlog::error("reloading the config table: {}", redact(st.message()));
+      last_reload = now;
+    }
+    // Every job due now is queued in one batch.
+    std::string batch;
+    for (auto& [id, s] : sched_) {
+      if (!s.status.next_run || *s.status.next_run > now) continue;
+      if (batch.empty()) batch = new_batch_id();
+      std::string reason =
+          !s.status.every.empty() ? "every " + s.status.every : "schedule " + s.status.schedule;
+      enqueue_locked(id, batch, reason);
+      if (!s.status.every.empty()) {
+        s.status.next_run.reset();  // set again when the run ends
+      } else {
+        compute_next_locked(s, now);
+      }
+    }
+    if (!batch.empty()) {
+      if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
+      cv_.notify_all();
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  // Stopping: running jobs may finish until the deadline; then they are cancelled.
+  while (!running_jobs_.empty()) {
+    if (Clock::now() >= stop_deadline_ && !cancel_all_) {
+      spdlog::warn("grace period over: cancelling {} running jobs", running_jobs_.size());
+      cancel_all_ = true;
+      for (auto& [id, flag] : cancel_flags_)
+        *flag = true;
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+}
+
+int Daemon::pick_locked(Clock::time_point now) const {
+  int best = -1;
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    const Item& it = queue_[i];
+    if (it.not_before > now) continue;
+    if (running_jobs_.count(it.job_id)) continue;  // never twice at once
+    auto limit = connection_limits_.find(it.connection);
+    if (limit != connection_limits_.end()) {
+      auto used = running_per_connection_.find(it.connection);
+      if (used != running_per_connection_.end() && used->second >= limit->second) continue;
+    }
+    if (best < 0) {
+      best = static_cast<int>(i);
+      continue;
+    }
+    const Item& b = queue_[static_cast<size_t>(best)];
+    if (it.priority > b.priority || (it.priority == b.priority && it.run_id < b.run_id))
+      best = static_cast<int>(i);
+  }
+  return best;
+}
+
+void Daemon::worker_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (stopping_) return;  // queued runs stay queued for the next start
+    auto now = Clock::now();
+    int idx = pick_locked(now);
+    if (idx < 0) {
+      cv_.wait_for(lock, std::chrono::milliseconds(200));
+      continue;
+    }
+    Item item = queue_[static_cast<size_t>(idx)];
+    queue_.erase(queue_.begin() + idx);
+    running_jobs_.insert(item.job_id);
+    running_per_connection_[item.connection]++;
+    auto cancel = std::make_shared<std::atomic<bool>>(cancel_all_.load());
+    cancel_flags_[item.run_id] = cancel;
+    auto project = project_;
+    JobDefinition def;
+    int max_attempts = 1;
+    std::string backoff;
+    if (auto it = sched_.find(item.job_id); it != sched_.end()) {
+      it->second.status.queued = false;
+      it->second.status.running = true;
+      def = it->second.status.job;
+    }
+    lock.unlock();
+
+    RunOutcome out;
+    out.run_id = item.run_id;
+    out.job_id = item.job_id;
+    Status claimed = meta_->start_run(item.run_id, item.load_id);
+    if (!claimed.is_ok()) {
+      out.state = RunState::kCancelled;  // taken or cancelled elsewhere: not ours to run
+      out.error = claimed.message();
+    } else if (def.id.empty()) {
+      out.state = RunState::kCancelled;
+      out.error = "the job was removed from the config table before its run started";
+      RunRow row;
+      row.id = item.run_id;
+      row.state = out.state;
+      row.error = out.error;
+      (void)meta_->finish_run(row);
+    } else {
+      auto spec = resolve_job(*project, def, "", no_env());
+      if (spec.ok()) {
+        max_attempts = std::max(1, spec->max_attempts);
+        backoff = spec->backoff;
+      }
+      RunRequest req;
+      req.project = project.get();
+      req.job = def;
+      req.run_id = item.run_id;
+      req.load_id = item.load_id;
+      req.batch_id = item.batch_id;
+      req.cancel = cancel.get();
+      req.claimed = true;
+      out = run_job(*meta_, req);
+    }
+
+    lock.lock();
+    cancel_flags_.erase(item.run_id);
+    running_jobs_.erase(item.job_id);
+    if (--running_per_connection_[item.connection] <= 0)
+      running_per_connection_.erase(item.connection);
+    if (auto it = sched_.find(item.job_id); it != sched_.end()) {
+      Sched& s = it->second;
+      s.status.running = false;
+      s.last_end = Clock::now();
+      s.ever_ran = true;
+      if (!s.status.every.empty()) compute_next_locked(s, s.last_end);
+    }
+    std::optional<std::pair<std::string, Batch>> done;
+    if (out.retryable && item.attempt < max_attempts && !stopping_) {
+      auto next = meta_->create_run(item.job_id, item.batch_id, item.attempt + 1);
+      if (next.ok()) {
+        auto delay = retry_delay(backoff, item.attempt);
+        (void)audit(*meta_, item.run_id, item.job_id, "warn", "run_retry",
+                    fmt::format("attempt {} of {} in {:.1f}s after: {}", item.attempt + 1,
+                                max_attempts, delay.count() / 1000.0, out.error));
+        Item again = item;
+        again.run_id = next.value();
+        again.attempt++;
+        again.not_before = Clock::now() + delay;  // same load id: committed once at most
+        queue_.push_back(again);
+        if (auto it = sched_.find(item.job_id); it != sched_.end()) it->second.status.queued = true;
+        cv_.notify_all();
+        continue;
+      }
+    }
+    switch (out.state) {
+      case RunState::kSucceeded:
+        counters_.succeeded++;
+        break;
+      case RunState::kCancelled:
+        counters_.cancelled++;
+        break;
+      default:
+        counters_.failed++;
+    }
+    auto b = batches_.find(item.batch_id);
+    if (b != batches_.end()) {
+      b->second.states[item.job_id] = out.state;
+      if (--b->second.pending == 0) {
+        done.emplace(b->first, std::move(b->second));
+        batches_.erase(b);
+      }
+    }
+    cv_.notify_all();
+    if (done) {
+      lock.unlock();
+      finish_batch(done->first, done->second);
+      lock.lock();
+    }
+  }
+}
+
+void Daemon::finish_batch(const std::string& batch_id, const Batch& batch) {
+  auto project = this->project();
+  auto transforms = run_transforms(*meta_, *project, batch_id, batch.states);
+  size_t failed = 0;
+  for (const auto& [job, state] : batch.states)
+    failed += state != RunState::kSucceeded;
+  for (const auto& t : transforms)
+    failed += t.state != RunState::kSucceeded;
+  (void)audit(*meta_, 0, "", failed ? "warn" : "info", failed ? "batch_failed" : "batch_succeeded",
+              fmt::format("batch {}: {} jobs, {} transforms, {} not succeeded", batch_id,
+                          batch.states.size(), transforms.size(), failed),
+              {{"batch_id", batch_id}});
+}
+
+}  // namespace ferry::server

@@ -1,0 +1,161 @@
+// Daemon: `ferry serve` — the scheduler, the executor and the HTTP API in one process.
+//
+//   triggers (every, schedule, API calls) --> queued runs in the job execution table
+//   workers (at most `concurrency`, at most a connection's `max_concurrency`) take queued
+//   runs in priority then age order, claim them in the metastore and run them
+//   when every run of a batch has ended: its transforms, then the batch is done
+//
+// Rules the executor keeps:
+//   - a job never runs twice at once; a trigger while it is queued adds nothing, while it is
+//     running queues at most one follow-up;
+//   - a transient failure (Code::kRetry) is retried per the job's `retries` as a new attempt
+//     with the same load id, after an exponential backoff with jitter;
+//   - `every: 5m` is measured from the end of the previous run, so runs never pile up;
+//   - the config table is the truth: it is re-read every `reload` (default 1s), so jobs added,
+//     changed, disabled or removed by `ferry apply`, `ferry jobs`, the API or plain SQL take
+//     effect without a restart.
+//
+// Stopping: request_stop() stops taking runs and lets running ones finish for `grace`, then
+// cancels them (recorded as cancelled). Runs a killed daemon left `running` are marked failed
+// on the next start (reap_dead_runs) and their jobs run again on their next trigger.
+//
+// Thread-safety: every public method may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/project.h"
+#include "meta/metastore.h"
+#include "pipeline/executor.h"
+
+namespace ferry::server {
+
+using Clock = std::chrono::system_clock;
+
+struct ServeOptions {
+  int concurrency = 0;  // 0 = the project's
+  std::chrono::milliseconds grace{30'000};
+  std::chrono::milliseconds reload{1'000};
+};
+
+// A job as the scheduler sees it (for the API and the UI).
+struct JobStatus {
+  JobDefinition job;
+  std::string source_kind, source_connection, table;
+  std::string schedule, every, on;
+  std::string error;  // why the job cannot be resolved ("" when it can)
+  std::optional<Clock::time_point> next_run;
+  bool queued = false, running = false;
+};
+
+// The outcome of a trigger: the run queued (or why none was).
+struct Queued {
+  std::string job_id;
+  int64_t run_id = 0;  // 0 when nothing was queued
+  std::string batch_id;
+  std::string note;  // "already queued", "unknown job", ...
+};
+
+class Daemon {
+ public:
+  // `meta` is the project's metastore; `files` the project files (applied first when the
+  // metastore has no version yet).
+  Daemon(std::unique_ptr<Metastore> meta, Project files, ServeOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Reaps runs of dead processes, loads the config, starts the scheduler and the workers.
+  Status start();
+  // Graceful stop (see the header comment); returns at once. A second call cancels at once.
+  void request_stop();
+  // Blocks until the scheduler and every worker have stopped.
+  void wait();
+  bool stopping() const { return stopping_.load(); }
+
+  // Queues one run of each job in one new batch (API: run now, batches).
+  std::vector<Queued> trigger(const std::vector<std::string>& job_ids, const std::string& reason);
+  // Re-reads the config table now (the API calls it after changing a job).
+  Status reload();
+
+  Metastore& meta() { return *meta_; }
+  std::shared_ptr<const Project> project() const;
+  std::vector<JobStatus> jobs() const;
+  std::optional<JobStatus> job(const std::string& id) const;
+  struct Counters {
+    size_t queued = 0, running = 0;
+    int64_t succeeded = 0, failed = 0, cancelled = 0;
+  };
+  Counters counters() const;
+
+ private:
+  struct Item {
+    int64_t run_id = 0;
+    std::string job_id, batch_id, load_id;
+    int attempt = 1;
+    int priority = 0;
+    std::string connection;
+    Clock::time_point not_before{};
+  };
+  struct Sched {
+    JobStatus status;
+    Clock::time_point last_end{};
+    bool ever_ran = false;
+  };
+  struct Batch {
+    size_t pending = 0;
+    std::map<std::string, RunState> states;
+  };
+
+  void scheduler_loop();
+  void worker_loop();
+  // REQUIRES: mu_ held. Queues a run of `job_id` into `batch_id` unless one is queued already.
+  Queued enqueue_locked(const std::string& job_id, const std::string& batch_id,
+                        const std::string& reason);
+  // REQUIRES: mu_ held. The index of the best runnable item in queue_, or -1.
+  int pick_locked(Clock::time_point now) const;
+  // A run has ended: retries, batch bookkeeping; returns the batch to finish, if any.
+  std::optional<std::pair<std::string, Batch>> finish_locked(const Item& item,
+                                                             const RunOutcome& out);
+  void finish_batch(const std::string& batch_id, const Batch& batch);
+  Status load_config_locked();
+  void compute_next_locked(Sched& s, Clock::time_point now);
+
+  std::unique_ptr<Metastore> meta_;
+  const Project files_;
+  ServeOptions options_;
+  int concurrency_ = 4;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // queue changes, stop
+  std::shared_ptr<const Project> project_;
+  std::string config_fingerprint_;
+  std::map<std::string, Sched> sched_;
+  std::deque<Item> queue_;
+  std::set<std::string> running_jobs_;
+  std::map<std::string, int> running_per_connection_;
+  std::map<std::string, int> connection_limits_;
+  std::map<std::string, Batch> batches_;
+  std::map<int64_t, std::shared_ptr<std::atomic<bool>>> cancel_flags_;  // running runs
+  Counters counters_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> cancel_all_{false};
+  Clock::time_point stop_deadline_{};
+  std::thread scheduler_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace ferry::server
