@@ -133,6 +133,7 @@ struct JobSpec {
   std::string watermark;                              // what {{watermark}} became ("" when none)
   nlohmann::json columns = nlohmann::json::object();  // constant columns, params filled in
   std::string schedule, every, on;                    // "" when not set
+  std::string poll;                                   // duration text, "" = the default
   int max_rejects = 0;
   SchemaPolicy schema = SchemaPolicy::kEvolve;
   int max_depth = 0;  // 0 = no limit

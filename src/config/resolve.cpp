@@ -185,6 +185,7 @@ class Resolver {
     spec_.schedule = text_of(member(job, "schedule"));
     spec_.every = text_of(member(job, "every"));
     spec_.on = text_of(member(job, "on"));
+    spec_.poll = text_of(member(job, "poll"));
     integer(job, "max_rejects", "max_rejects", &spec_.max_rejects, 0);
     schema(member(job, "schema"));
     const json& nesting = member(job, "nesting");

@@ -39,6 +39,8 @@ std::vector<OptionDecl> job_body() {
           "timezone."),
       opt("every", T::kDuration, "Run at this interval (30s, 5m, 1h). Not with `schedule`."),
       opt("on", T::kString, "Event trigger: `new_objects` loads each new file or object once."),
+      opt("poll", T::kDuration,
+          "With `on: new_objects`: how often `ferry serve` checks for new objects (default 5s)."),
       opt("max_rejects", T::kInt,
           "Bad rows tolerated (kept in `_ferry_rejects`) before the run fails.", "0"),
       opt("schema", T::kString,

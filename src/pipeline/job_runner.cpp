@@ -310,6 +310,24 @@ Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
 
 }  // namespace
 
+Result<bool> probe_new_data(const Project& project, const JobDefinition& job) {
+  FERRY_ASSIGN(JobSpec spec, resolve_job(project, job, "", default_env()));
+  FERRY_ASSIGN(auto dst, open_destination(spec, project.dir));
+  FERRY_ASSIGN(nlohmann::json state, dst->read_state(job.id));
+  const SourceDescriptor* sd = registry().source(spec.source_kind);
+  if (!sd) return Status::invalid("job {}: {} is not a source", job.id, spec.source_connection);
+  std::unique_ptr<Source> source = sd->create();
+  SourceContext ctx;
+  ctx.job_id = spec.id;
+  ctx.project_dir = project.dir;
+  ctx.connection = spec.connection;
+  ctx.options = spec.source;
+  ctx.state = std::move(state);
+  ctx.full_refresh = spec.mode == WriteMode::kReplace;
+  FERRY_TRY(source->open(ctx));
+  return source->has_new();
+}
+
 std::string new_load_id(int64_t run_id) {
   std::random_device rd;
   return fmt::format("{}-{:08x}", run_id, rd());

@@ -59,6 +59,10 @@ struct RunOutcome {
 
 RunOutcome run_job(Metastore& meta, const RunRequest& request);
 
+// For `on: new_objects`: whether the job's source has a new or changed file or object since
+// the job's committed state (Source::has_new). kInvalid when the source kind cannot tell.
+Result<bool> probe_new_data(const Project& project, const JobDefinition& job);
+
 // A fresh load id: "<run_id>-<8 random hex>", unique across metastores.
 std::string new_load_id(int64_t run_id);
 

@@ -75,6 +75,7 @@ Status Daemon::start() {
     }
   }
   scheduler_ = std::thread([this] { scheduler_loop(); });
+  poller_ = std::thread([this] { poller_loop(); });
   for (int i = 0; i < concurrency_; ++i)
     workers_.emplace_back([this] { worker_loop(); });
   return Status::ok();
@@ -95,6 +96,7 @@ void Daemon::request_stop() {
 
 void Daemon::wait() {
   if (scheduler_.joinable()) scheduler_.join();
+  if (poller_.joinable()) poller_.join();
   for (auto& w : workers_) {
     if (w.joinable()) w.join();
   }
@@ -185,6 +187,12 @@ Status Daemon::load_config_locked() {
       s.status.schedule = spec->schedule;
       s.status.every = spec->every;
       s.status.on = spec->on;
+      s.status.poll = std::chrono::milliseconds(5'000);
+      if (!spec->poll.empty()) {
+        auto secs = parse_duration_seconds(spec->poll);
+        if (secs.ok() && secs.value() > 0)
+          s.status.poll = std::chrono::milliseconds(static_cast<int64_t>(secs.value() * 1000));
+      }
       s.status.job.priority = spec->priority;
     } else {
       s.status.error = redact(spec.status().message());
@@ -205,6 +213,10 @@ Status Daemon::load_config_locked() {
 void Daemon::compute_next_locked(Sched& s, Clock::time_point now) {
   s.status.next_run.reset();
   if (!s.status.error.empty() || !s.status.job.enabled) return;
+  if (s.status.on == "new_objects") {
+    s.status.next_run = now;  // checked at once, then every poll
+    return;
+  }
   if (!s.status.every.empty()) {
     auto secs = parse_duration_seconds(s.status.every);
     if (!secs.ok() || secs.value() <= 0) {
@@ -295,6 +307,7 @@ void Daemon::scheduler_loop() {
     // Every job due now is queued in one batch.
     std::string batch;
     for (auto& [id, s] : sched_) {
+      if (s.status.on == "new_objects") continue;  // the poller's
       if (!s.status.next_run || *s.status.next_run > now) continue;
       if (batch.empty()) batch = new_batch_id();
       std::string reason =
@@ -321,6 +334,47 @@ void Daemon::scheduler_loop() {
         *flag = true;
     }
     cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+}
+
+void Daemon::poller_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto now = Clock::now();
+    std::vector<std::string> due;
+    for (auto& [id, s] : sched_) {
+      if (s.status.on != "new_objects" || !s.status.next_run || *s.status.next_run > now) continue;
+      s.status.next_run = now + s.status.poll;
+      // While a run is queued or going, it will see what is new; check again after it.
+      if (!s.status.queued && !s.status.running) due.push_back(id);
+    }
+    if (due.empty()) {
+      cv_.wait_for(lock, std::chrono::milliseconds(50));
+      continue;
+    }
+    auto project = project_;
+    lock.unlock();
+    std::vector<std::string> fresh;
+    for (const std::string& id : due) {
+      const JobDefinition* def = nullptr;
+      for (const auto& j : project->jobs)
+        if (j.id == id) def = &j;
+      if (!def) continue;
+      auto has = probe_new_data(*project, *def);
+      if (!has.ok()) {
+        spdlog::warn("job {}: checking for new objects: {}", id, redact(has.status().message()));
+      } else if (has.value()) {
+        fresh.push_back(id);
+      }
+    }
+    lock.lock();
+    if (!fresh.empty()) {
+      std::string batch = new_batch_id();
+      for (const std::string& id : fresh)
+        enqueue_locked(id, batch, "new objects");
+      if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
+      cv_.notify_all();
+    }
   }
 }
 
@@ -416,6 +470,7 @@ void Daemon::worker_loop() {
       s.last_end = Clock::now();
       s.ever_ran = true;
       if (!s.status.every.empty()) compute_next_locked(s, s.last_end);
+      if (s.status.on == "new_objects") s.status.next_run = s.last_end;  // check again now
     }
     std::optional<std::pair<std::string, Batch>> done;
     if (out.retryable && item.attempt < max_attempts && !stopping_) {

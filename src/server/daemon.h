@@ -55,7 +55,8 @@ struct JobStatus {
   JobDefinition job;
   std::string source_kind, source_connection, table;
   std::string schedule, every, on;
-  std::string error;  // why the job cannot be resolved ("" when it can)
+  std::chrono::milliseconds poll{5'000};  // on: new_objects
+  std::string error;                      // why the job cannot be resolved ("" when it can)
   std::optional<Clock::time_point> next_run;
   bool queued = false, running = false;
 };
@@ -120,6 +121,9 @@ class Daemon {
   };
 
   void scheduler_loop();
+  // `on: new_objects` jobs: checks each one's source every `poll` and queues a run when it
+  // has something new (its own thread: a listing of a bucket may take a while).
+  void poller_loop();
   void worker_loop();
   // REQUIRES: mu_ held. Queues a run of `job_id` into `batch_id` unless one is queued already.
   Queued enqueue_locked(const std::string& job_id, const std::string& batch_id,
@@ -155,6 +159,7 @@ class Daemon {
   std::atomic<bool> cancel_all_{false};
   Clock::time_point stop_deadline_{};
   std::thread scheduler_;
+  std::thread poller_;
   std::vector<std::thread> workers_;
 };
 

@@ -86,6 +86,12 @@ class Source {
   // What the source would read, without reading it (for `ferry plan`).
   virtual Result<std::vector<StreamInfo>> discover() = 0;
   virtual Status read(SourceSink& sink) = 0;
+  // For `on: new_objects` (after open()): whether read() would find a file or object that is
+  // new or changed since ctx.state, from a listing only (no content read). A false "true" costs
+  // a run that loads nothing; a false "false" delays a load, so when unsure say true.
+  virtual Result<bool> has_new() {
+    return Status::invalid("this source kind cannot watch for new objects (on: new_objects)");
+  }
 };
 
 struct SourceDescriptor {

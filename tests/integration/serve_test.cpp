@@ -404,5 +404,37 @@ TEST(Serve, SigtermLetsTheRunningJobFinishAndSigkillIsRecoveredOnRestart) {
   EXPECT_EQ(query_value(dir.str(), "SELECT COUNT(*) FROM slow"), "5");  // no duplicates
 }
 
+TEST(Serve, NewFilesInAWatchedFolderAreLoadedOnceEach) {
+  TempDir dir;
+  dir.write("ferry.yml", R"(project: watch
+warehouse: wh
+connections:
+  wh: {type: sqlite, path: wh.db}
+  drop: {type: file, path: drop}
+jobs:
+  - id: drops
+    source: {connection: drop, pattern: "*.csv"}
+    target: {table: drops, mode: append}
+    on: new_objects
+    poll: 200ms
+)");
+  dir.write("drop/a.csv", "id,v\n1,a\n2,b\n");
+  Serve serve(dir);
+  ASSERT_GT(serve.port(), 0) << serve.log();
+  auto c = serve.client();
+  ASSERT_TRUE(eventually([&] {
+    return query_value(dir.str(), "SELECT COUNT(*) FROM drops") == "2";
+  })) << serve.log();
+  dir.write("drop/b.csv", "id,v\n3,c\n");
+  ASSERT_TRUE(eventually([&] {
+    return query_value(dir.str(), "SELECT COUNT(*) FROM drops") == "3";
+  })) << serve.log();
+  // Polls that find nothing new queue nothing: two files, two runs.
+  std::this_thread::sleep_for(600ms);
+  EXPECT_EQ(get_json(c, "/api/runs?job=drops&limit=0").size(), 2u);
+  EXPECT_EQ(query_value(dir.str(), "SELECT group_concat(id) FROM drops"), "1,2,3");
+  EXPECT_EQ(serve.stop(), 0);
+}
+
 }  // namespace
 }  // namespace ferry::testing

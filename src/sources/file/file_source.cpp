@@ -60,6 +60,27 @@ class FileSource final : public Source {
     return out;
   }
 
+  Result<bool> has_new() override {
+    FERRY_ASSIGN(auto files, list_files());
+    const nlohmann::json& seen = ctx_.state.contains("files") && ctx_.state["files"].is_object()
+                                     ? ctx_.state["files"]
+                                     : nlohmann::json::object();
+    for (const FileEntry& f : files) {
+      auto it = seen.find(f.rel);
+      if (it == seen.end() || it->value("size", int64_t{-1}) != f.size ||
+          it->value("mtime_ns", int64_t{-1}) != f.mtime_ns)
+        return true;
+    }
+    if (ctx_.full_refresh) {  // a removed file changes a replaced table too
+      for (auto& [rel, info] : seen.items()) {
+        bool present = std::any_of(files.begin(), files.end(),
+                                   [&](const FileEntry& f) { return f.rel == rel; });
+        if (!present) return true;
+      }
+    }
+    return false;
+  }
+
   Status read(SourceSink& sink) override {
     FERRY_ASSIGN(auto files, list_files());
     nlohmann::json seen = ctx_.state.contains("files") && ctx_.state["files"].is_object()
