@@ -8,7 +8,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   zlib1g-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libhowardhinnant-date-dev
   libcpp-httplib-dev awscli postgresql
-  python3 gzip time
+  python3 python3-aiosmtpd gzip time
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -213,7 +213,7 @@ TEST(LoadProject, ReportsEveryProblemInFileOrder) {
       "transforms[0].sql: SQL file 'transforms/nope.sql' not found",
       "transforms[0].after[0]: 'nothing' is neither a job nor a transform",
       "control[0]: 'on' must be one of batch_succeeded",
-      "control[0]: a control rule needs email or webhook",
+      "control[0]: a control rule needs email, webhook or sql",
       "jobs[0].target: no connection given and the project has no warehouse",
       "transforms[0]: no connection given and the project has no warehouse",
   };
@@ -387,8 +387,8 @@ TEST(LoadProject, ControlRules) {
                                  "'POST'?)",
                                  "ferry.yml:5:73: control[0].webhook.headers: header 'A' must be "
                                  "text",
-                                 "ferry.yml:6:5: control[1]: a control rule has email or webhook, "
-                                 "not both",
+                                 "ferry.yml:6:5: control[1]: a control rule has one action: "
+                                 "email, webhook or sql",
                                  "ferry.yml:7:25: control[1].email.connection: unknown connection "
                                  "'smtp'",
                                  "ferry.yml:9:33: control[2].email: missing required key 'to'"));

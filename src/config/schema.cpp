@@ -203,9 +203,12 @@ const std::vector<OptionDecl>& transform_options() {
 
 const std::vector<OptionDecl>& control_options() {
   static const std::vector<OptionDecl> kOptions = {
-      required("on", T::kString, "batch_succeeded, batch_failed or batch_finished."),
-      opt("email", T::kMap, "Send an e-mail summary: `connection`, `to`, `subject`."),
+      required("on", T::kString,
+               "batch_succeeded, batch_failed, batch_finished, job_failed (a job of the batch "
+               "failed), rejects (rows were rejected) or schema_changed (a table changed)."),
+      opt("email", T::kMap, "Send an e-mail summary: `connection`, `to`, `cc`, `subject`."),
       opt("webhook", T::kMap, "Call a URL: `url`, `method`, `headers`, `body`."),
+      opt("sql", T::kString, "SQL run in the warehouse (e.g. refresh a materialized table)."),
       opt("description", T::kString, "What the rule is for."),
   };
   return kOptions;
@@ -215,7 +218,9 @@ const std::vector<OptionDecl>& email_options() {
   static const std::vector<OptionDecl> kOptions = {
       required("connection", T::kString, "An smtp connection."),
       required("to", T::kList, "Recipients."),
-      opt("subject", T::kString, "Subject line.", "ferry: batch <state>"),
+      opt("cc", T::kList, "Copy recipients."),
+      opt("subject", T::kString, "Subject line; may use the placeholders below.",
+          "ferry: batch {batch_id} {state}"),
   };
   return kOptions;
 }
@@ -225,7 +230,10 @@ const std::vector<OptionDecl>& webhook_options() {
       required("url", T::kString, "The URL to call; may use ${ENV} variables."),
       opt("method", T::kString, "GET, POST, PUT, PATCH or DELETE.", "POST"),
       opt("headers", T::kMap, "Request headers; values may use ${ENV} variables."),
-      opt("body", T::kAny, "Request body: a string, or a map sent as JSON."),
+      opt("body", T::kAny,
+          "Request body: a string, or a map sent as JSON; default: the batch summary as JSON. "
+          "Strings may use {batch_id}, {state}, {project}, {jobs}, {failed_jobs} and {summary} "
+          "(the plain-text summary)."),
   };
   return kOptions;
 }
@@ -248,7 +256,8 @@ const std::vector<std::string>& job_events() {
 
 const std::vector<std::string>& batch_events() {
   static const std::vector<std::string> kValues = {"batch_succeeded", "batch_failed",
-                                                   "batch_finished"};
+                                                   "batch_finished",  "job_failed",
+                                                   "rejects",         "schema_changed"};
   return kValues;
 }
 
@@ -284,7 +293,7 @@ std::string render_project_reference() {
       {"`nesting`", "", nesting_options()},
       {"`retries`", "", retries_options()},
       {"Transforms (`transforms: - ...`)", "", transform_options()},
-      {"Control rules (`control: - ...`)", "Each rule has `email` or `webhook`.",
+      {"Control rules (`control: - ...`)", "Each rule has one action: `email`, `webhook` or `sql`.",
        control_options()},
       {"`email`", "", email_options()},
       {"`webhook`", "", webhook_options()},

@@ -723,9 +723,11 @@ class Checker {
       check_enum(rule, "on", pointer, batch_events());
       const json& email = member(rule, "email");
       const json& webhook = member(rule, "webhook");
-      if (email.is_null() == webhook.is_null()) {
-        add(pointer, email.is_null() ? "a control rule needs email or webhook"
-                                     : "a control rule has email or webhook, not both");
+      const json& sql = member(rule, "sql");
+      int actions = !email.is_null() + !webhook.is_null() + !sql.is_null();
+      if (actions != 1) {
+        add(pointer, actions == 0 ? "a control rule needs email, webhook or sql"
+                                  : "a control rule has one action: email, webhook or sql");
       }
       if (email.is_object() && options(pointer_child(pointer, "email"), email, email_options())) {
         std::string p = pointer_child(pointer, "email");
@@ -734,6 +736,7 @@ class Checker {
           unknown_connection(pointer_child(p, "connection"), conn.get<std::string>());
         }
         check_string_list(email, "to", p);
+        if (!member(email, "cc").is_null()) check_string_list(email, "cc", p);
       }
       if (webhook.is_object() &&
           options(pointer_child(pointer, "webhook"), webhook, webhook_options())) {

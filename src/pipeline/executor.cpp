@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/redact.h"
+#include "notify/control.h"
 #include "pipeline/registry.h"
 #include "transform/order.h"
 
@@ -80,6 +81,23 @@ int max_attempts_of(const Project& project, const JobDefinition& job) {
   return spec.ok() ? std::max(1, spec->max_attempts) : 1;
 }
 
+Status execute_in_warehouse(const Project& project, const std::string& connection,
+                            const std::string& sql) {
+  std::string conn_id = connection.empty() ? project.warehouse : connection;
+  if (!project.connections.contains(conn_id))
+    return Status::invalid("unknown connection '{}'", conn_id);
+  FERRY_ASSIGN(auto conn, resolve_connection(project, conn_id, default_env()));
+  const DestinationDescriptor* d = registry().destination(conn.value("type", ""));
+  if (!d) return Status::invalid("connection {} is not a warehouse", conn_id);
+  FERRY_ASSIGN(auto dst, d->create(conn, project.dir));
+  return dst->execute(sql);
+}
+
+void after_batch(Metastore& meta, const Project& project, const std::string& batch_id) {
+  fire_control(meta, project, batch_id,
+               [&](const std::string& sql) { return execute_in_warehouse(project, "", sql); });
+}
+
 std::vector<TransformOutcome> run_transforms(Metastore& meta, const Project& project,
                                              const std::string& batch_id,
                                              const std::map<std::string, RunState>& job_states) {
@@ -131,18 +149,8 @@ std::vector<TransformOutcome> run_transforms(Metastore& meta, const Project& pro
     } else {
       (void)meta.start_run(o.run_id, "");
       auto t0 = std::chrono::steady_clock::now();
-      Status st = [&]() -> Status {
-        std::string conn_id = t.connection.empty() ? project.warehouse : t.connection;
-        if (!project.connections.contains(conn_id))
-          return Status::invalid("transform {}: unknown connection {}", id, conn_id);
-        auto conn = resolve_connection(project, conn_id, default_env());
-        if (!conn.ok()) return conn.status();
-        const DestinationDescriptor* d = registry().destination(conn->value("type", ""));
-        if (!d)
-          return Status::invalid("transform {}: connection {} is not a warehouse", id, conn_id);
-        FERRY_ASSIGN(auto dst, d->create(conn.value(), project.dir));
-        return dst->execute(t.sql).with_context(fmt::format("transform {} ({})", id, t.sql_path));
-      }();
+      Status st = execute_in_warehouse(project, t.connection, t.sql)
+                      .with_context(fmt::format("transform {} ({})", id, t.sql_path));
       o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       o.state = st.is_ok() ? RunState::kSucceeded : RunState::kFailed;
       o.error = redact(st.message());
@@ -297,6 +305,7 @@ BatchReport run_batch(Metastore& meta, const Project& project,
   }
   if (options.transforms)
     report.transforms = run_transforms(meta, project, report.batch_id, states);
+  after_batch(meta, project, report.batch_id);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }

@@ -60,6 +60,13 @@ std::vector<TransformOutcome> run_transforms(Metastore& meta, const Project& pro
                                              const std::string& batch_id,
                                              const std::map<std::string, RunState>& job_states);
 
+// Runs `sql` in a warehouse connection (the project's warehouse when `connection` is "").
+Status execute_in_warehouse(const Project& project, const std::string& connection,
+                            const std::string& sql);
+
+// What follows a finished batch (after its transforms): the control table's actions.
+void after_batch(Metastore& meta, const Project& project, const std::string& batch_id);
+
 // Marks runs left 'running' by a ferry process of this host that no longer exists (killed,
 // crashed) as failed, with an audit row each; returns how many. Their loads were never
 // committed (or were, and the next run finds them in _ferry_loads), so nothing is lost.

@@ -520,6 +520,7 @@ void Daemon::worker_loop() {
 void Daemon::finish_batch(const std::string& batch_id, const Batch& batch) {
   auto project = this->project();
   auto transforms = run_transforms(*meta_, *project, batch_id, batch.states);
+  after_batch(*meta_, *project, batch_id);
   size_t failed = 0;
   for (const auto& [job, state] : batch.states)
     failed += state != RunState::kSucceeded;
