@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "config/template.h"
 #include "core/plugin.h"
 #include "core/redact.h"
 #include "pipeline/applied.h"
@@ -280,6 +281,28 @@ void HttpApi::routes() {
       return error(res, 409, "job '" + row.id + "' already exists");
     if (Status st = validate_with(*daemon_.project(), row); !st.is_ok())
       return error(res, 400, st.message());
+    if (req.has_param("dry_run") && req.get_param_value("dry_run") != "0") {
+      // What adding it would do (the UI's preview), without adding it.
+      EnvLookup keep = [](const std::string& name) -> std::optional<std::string> {
+        return "${" + name + "}";
+      };
+      auto spec = resolve_job(*daemon_.project(), definition_of(row), "", keep);
+      if (!spec.ok()) return error(res, 400, spec.status().message());
+      return reply(
+          res, 200,
+          {{"job", {{"id", row.id}, {"template", row.template_name}, {"params", row.params}}},
+           {"plan",
+            {{"table", spec->table},
+             {"mode", spec->mode == WriteMode::kMerge     ? "merge"
+                      : spec->mode == WriteMode::kReplace ? "replace"
+                                                          : "append"},
+             {"source_kind", spec->source_kind},
+             {"source_connection", spec->source_connection},
+             {"source", spec->source},
+             {"target_connection", spec->target_connection},
+             {"schedule", spec->schedule},
+             {"every", spec->every}}}});
+    }
     if (Status st = daemon_.meta().put_job(row); !st.is_ok())
       return error(res, status_of(st), st.message());
     (void)audit(daemon_.meta(), 0, row.id, "info", "job_added", "job added through the API",
@@ -407,6 +430,62 @@ void HttpApi::routes() {
       out.push_back(audit_json(e));
     reply(res, 200, out);
   });
+
+  s.Get("/api/me", [this](const httplib::Request& req, httplib::Response& res) {
+    std::string auth = req.get_header_value("Authorization");
+    std::string token = auth.starts_with("Bearer ") ? auth.substr(7) : "";
+    std::string role = tokens_.admin.empty() && tokens_.read.empty() ? "open"
+                       : token == tokens_.admin                      ? "admin"
+                                                                     : "read";
+    reply(res, 200, {{"role", role}, {"project", daemon_.project()->name}});
+  });
+
+  // Templates and the params each needs: what the UI's add-a-store form asks for.
+  s.Get("/api/templates", [this](const httplib::Request&, httplib::Response& res) {
+    auto project = daemon_.project();
+    json out = json::array();
+    for (const auto& [name, tmpl] : project->templates.items()) {
+      json params = json::array();
+      json defaults =
+          tmpl.contains("params") && tmpl["params"].is_object() ? tmpl["params"] : json::object();
+      for (const std::string& p : template_params(tmpl)) {
+        if (p == "watermark") continue;
+        params.push_back({{"name", p}, {"default", defaults.contains(p) ? defaults[p] : json()}});
+      }
+      out.push_back(
+          {{"name", name}, {"description", tmpl.value("description", "")}, {"params", params}});
+    }
+    reply(res, 200, out);
+  });
+
+  s.Get(R"(/api/versions/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+    int64_t v = std::stoll(req.matches[1]);
+    auto version = daemon_.meta().get_version(v);
+    if (!version.ok()) return error(res, 500, version.status().message());
+    if (!version.value()) return error(res, 404, "no config version " + std::to_string(v));
+    reply(res, 200,
+          {{"version", version.value()->version},
+           {"applied_at", version.value()->applied_at},
+           {"note", version.value()->note},
+           {"project", version.value()->project}});
+  });
+
+  s.Post(R"(/api/versions/(\d+)/rollback)",
+         [this](const httplib::Request& req, httplib::Response& res) {
+           int64_t v = std::stoll(req.matches[1]);
+           auto version = daemon_.meta().get_version(v);
+           if (!version.ok()) return error(res, 500, version.status().message());
+           if (!version.value()) return error(res, 404, "no config version " + std::to_string(v));
+           auto project = Project::from_json(version.value()->project, daemon_.project()->dir);
+           if (!project.ok()) return error(res, 400, project.status().message());
+           auto applied = daemon_.meta().apply_version(version.value()->project,
+                                                       job_rows_of(project.value(), "apply"),
+                                                       fmt::format("rollback to {}", v));
+           if (!applied.ok())
+             return error(res, status_of(applied.status()), applied.status().message());
+           (void)daemon_.reload();
+           reply(res, 200, {{"version", applied.value()}, {"rolled_back_to", v}});
+         });
 
   s.Get("/api/versions", [this](const httplib::Request&, httplib::Response& res) {
     auto versions = daemon_.meta().list_versions();

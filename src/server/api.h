@@ -15,6 +15,11 @@
 //   GET    /api/runs/{id}                one run with its audit rows
 //   GET    /api/audit?job=&run=&limit=
 //   GET    /api/versions                 the applied config versions
+//   GET    /api/versions/{v}             one version with its whole project
+//   POST   /api/versions/{v}/rollback    re-apply version v as a new version
+//   GET    /api/templates                templates and the params each needs
+//   GET    /api/me                       {"role": "admin" | "read" | "open"}
+//   POST   /api/jobs?dry_run=1           validate a new job and show its plan, add nothing
 //
 // Tokens come from the project's `api:` block (`admin_token`, `read_token`, as ${ENV}); as
 // `Authorization: Bearer <token>`. Without any token configured the API is open and must

@@ -404,6 +404,62 @@ TEST(Serve, SigtermLetsTheRunningJobFinishAndSigkillIsRecoveredOnRestart) {
   EXPECT_EQ(query_value(dir.str(), "SELECT COUNT(*) FROM slow"), "5");  // no duplicates
 }
 
+TEST(Serve, TemplatesPreviewVersionsAndRollbackForTheUi) {
+  ApiServer api({.orders = 5});
+  ASSERT_GT(api.start(), 0);
+  TempDir dir;
+  std::string jobs = R"(  - {id: store_1, template: store, params: {store: 1}}
+templates:
+  store:
+    description: One store's orders
+    params: {per_page: 50}
+    source: {connection: api, path: /orders_by_page, params: {per_page: "{{per_page}}", store: "{{store}}"},
+             records: /items}
+    target: {table: store_orders, mode: merge, primary_key: [id]}
+)";
+  dir.write("ferry.yml", project(api, jobs));
+  ASSERT_EQ(run_ferry(dir.str(), {"apply"}).exit_code, 0);  // version 1
+  dir.write("ferry.yml", project(api, "  - {id: store_2, template: store, params: {store: 2}}\n" +
+                                          jobs.substr(jobs.find("templates:"))));
+  ASSERT_EQ(run_ferry(dir.str(), {"apply"}).exit_code, 0);  // version 2: store_2 only
+  Serve serve(dir);
+  ASSERT_GT(serve.port(), 0) << serve.log();
+  auto c = serve.client();
+  EXPECT_EQ(get_json(c, "/api/me")["role"], "open");
+  json templates = get_json(c, "/api/templates");
+  ASSERT_EQ(templates.size(), 1u);
+  EXPECT_EQ(templates[0]["name"], "store");
+  EXPECT_EQ(templates[0]["description"], "One store's orders");
+  EXPECT_EQ(
+      templates[0]["params"],
+      json::parse(R"([{"name": "per_page", "default": 50}, {"name": "store", "default": null}])"));
+
+  auto preview = c.Post("/api/jobs?dry_run=1",
+                        R"({"id": "store_9", "template": "store", "params": {"store": 9}})",
+                        "application/json");
+  ASSERT_TRUE(preview);
+  ASSERT_EQ(preview->status, 200) << preview->body;
+  json plan = json::parse(preview->body)["plan"];
+  EXPECT_EQ(plan["table"], "store_orders");
+  EXPECT_EQ(plan["mode"], "merge");
+  EXPECT_EQ(plan["source"]["params"]["store"], 9);
+  EXPECT_EQ(get_json(c, "/api/jobs").size(), 1u);  // a preview adds nothing
+
+  json versions = get_json(c, "/api/versions");
+  ASSERT_EQ(versions.size(), 2u);
+  json v1 = get_json(c, "/api/versions/1");
+  EXPECT_EQ(v1["project"]["jobs"][0]["id"], "store_1");
+  auto back = c.Post("/api/versions/1/rollback", "{}", "application/json");
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->status, 200) << back->body;
+  EXPECT_EQ(json::parse(back->body)["version"], 3);
+  json now = get_json(c, "/api/jobs");
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now[0]["id"], "store_1");
+  EXPECT_EQ(get_json(c, "/api/versions/99")["error"], "no config version 99");
+  EXPECT_EQ(serve.stop(), 0);
+}
+
 TEST(Serve, NewFilesInAWatchedFolderAreLoadedOnceEach) {
   TempDir dir;
   dir.write("ferry.yml", R"(project: watch
