@@ -2,7 +2,7 @@
 # shellcheck disable=SC2317  # cleanup and the *_prepare functions are called indirectly
 # ferry's benchmarks, each against its baseline in the same run. See bench/README.md.
 #
-#   bench/run.sh BUILD_DIR [csv|json|normalize|memory|rest ...]     (make bench runs all of them)
+#   bench/run.sh BUILD_DIR [csv|json|normalize|memory|rest|s3 ...]  (make bench runs all of them)
 #
 # Environment:
 #   SCALE=0.1          shrink every data set (default 1)
@@ -11,6 +11,7 @@
 #   KEEP_BENCH_TMP=1   keep the temporary projects, databases and logs (path is printed)
 #   BENCH_DATA_DIR     where generated data is cached (default bench/data/)
 #   BENCH_TIMEOUT=1800 seconds one ferry run may take before it counts as failed
+#   AWS_CLI=/usr/bin/aws the aws CLI of the s3 baseline (default: Debian's, else the one in PATH)
 #
 # Exit status: 0 when every benchmark ran and verified (a missed target is reported as MISS
 # but is not a failure); 1 when something failed (ferry missing, a run exited non-zero, a row
@@ -34,7 +35,7 @@ DATA=${BENCH_DATA_DIR:-$BENCH_DIR/data}
 SCALE=${SCALE:-1}
 REPEAT=${REPEAT:-1}
 TIMEOUT=${BENCH_TIMEOUT:-1800}
-ALL=(csv json normalize memory rest)
+ALL=(csv json normalize memory rest s3)
 
 if [ $# -eq 0 ]; then
   SELECTED=("${ALL[@]}")
@@ -68,8 +69,10 @@ DATA=$(cd "$DATA" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
 BIG_CSV=""  # the memory benchmark's 10x file, removed on exit unless KEEP_BENCH_DATA=1
 REST_SERVER_PID=""  # the rest benchmark's API server, stopped on exit
+S3_SERVER_PID=""    # the s3 benchmark's s3rver, stopped on exit
 cleanup() {
   if [ -n "$REST_SERVER_PID" ]; then kill "$REST_SERVER_PID" 2>/dev/null; fi
+  if [ -n "$S3_SERVER_PID" ]; then kill "$S3_SERVER_PID" 2>/dev/null; fi
   if [ -n "$BIG_CSV" ] && [ "${KEEP_BENCH_DATA:-0}" != 1 ]; then rm -f "$BIG_CSV"; fi
   if [ "${KEEP_BENCH_TMP:-0}" = 1 ]; then
     echo "run.sh: kept temporary files in $WORK"
@@ -689,6 +692,162 @@ jobs:
   fi
 }
 
+# ---------------------------------------------------------------- 6. S3 -> SQLite
+
+# start_s3_server: starts tests/servers/s3rver.js (@20minutes/s3rver from tests/node_modules,
+# the server of the s3 tests) on an ephemeral port with its store under $WORK; sets
+# S3_SERVER_PID and S3_URL once it listens.
+start_s3_server() {
+  local src log=$WORK/s3rver.log port="" i
+  src=$(cd "$BENCH_DIR/.." && pwd)
+  if ! command -v node >/dev/null; then
+    fail "node is missing (run make setup)"
+    return 1
+  fi
+  if [ ! -d "$src/tests/node_modules/@20minutes/s3rver" ]; then
+    fail "tests/node_modules/@20minutes/s3rver is missing (run make test-deps)"
+    return 1
+  fi
+  # Its continuation tokens use DES, which Node's OpenSSL 3 has only in the legacy provider.
+  node --openssl-legacy-provider "$src/tests/servers/s3rver.js" 0 "$WORK/s3rver" >"$log" 2>&1 &
+  S3_SERVER_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    port=$(sed -n 's/^listening \([0-9][0-9]*\)$/\1/p' "$log")
+    [ -n "$port" ] && break
+    kill -0 "$S3_SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    fail "s3rver did not start"
+    show_log "$log"
+    stop_s3_server
+    return 1
+  fi
+  S3_URL=http://127.0.0.1:$port
+}
+stop_s3_server() {
+  [ -n "$S3_SERVER_PID" ] || return 0
+  kill "$S3_SERVER_PID" 2>/dev/null
+  wait "$S3_SERVER_PID" 2>/dev/null
+  S3_SERVER_PID=""
+}
+
+# The aws CLI with s3rver's credentials (S3RVER / S3RVER) and no user configuration.
+S3_AWS_ENV=(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+  AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  AWS_REQUEST_CHECKSUM_CALCULATION=when_required AWS_RESPONSE_CHECKSUM_VALIDATION=when_required)
+s3_aws() { env "${S3_AWS_ENV[@]}" "$AWS_CLI" --endpoint-url "$S3_URL" "$@"; }
+
+bench_s3() {
+  local rows csv bytes key uri got
+  rows=$(scaled 2000000)
+  echo
+  echo "== s3: CSV object in S3 (local s3rver) -> SQLite, ferry vs aws s3 cp | sqlite3 .import =="
+  if [ -z "${AWS_CLI:-}" ]; then
+    if [ -x /usr/bin/aws ]; then AWS_CLI=/usr/bin/aws; else AWS_CLI=$(command -v aws); fi
+  fi
+  if [ -z "$AWS_CLI" ]; then
+    fail "the aws CLI is missing (run make setup: Debian's awscli)"
+    add_summary s3 "time ferry / aws cp + .import" "- (no aws CLI)" "<= 1.00" FAIL
+    return
+  fi
+  if ensure_csv "$rows" 1; then csv=$DATA_FILE; else
+    fail "could not generate the CSV"
+    add_summary s3 "time ferry / aws cp + .import" "- (no data)" "<= 1.00" FAIL
+    return
+  fi
+  if ! start_s3_server; then
+    add_summary s3 "time ferry / aws cp + .import" "- (no S3 server)" "<= 1.00" FAIL
+    return
+  fi
+  bytes=$(file_bytes "$csv")
+  key=in/$(basename "$csv")
+  uri=s3://bench/$key
+  if ! s3_aws s3 mb s3://bench >"$WORK/s3_upload.log" 2>&1 ||
+    ! s3_aws s3 cp --quiet "$csv" "$uri" >>"$WORK/s3_upload.log" 2>&1; then
+    fail "could not upload $(basename "$csv") to $S3_URL"
+    show_log "$WORK/s3_upload.log"
+    stop_s3_server
+    add_summary s3 "time ferry / aws cp + .import" "- (upload failed)" "<= 1.00" FAIL
+    return
+  fi
+  note "server: $S3_URL (s3rver, path style, SigV4 checked); aws CLI: $("$AWS_CLI" --version 2>&1 | cut -d' ' -f1)"
+  note "object: $uri: $(commas "$rows") rows, $(calc %.1f "$bytes / 1e6") MB"
+  # The download alone, for context (and so the server's copy is in the page cache).
+  # shellcheck disable=SC2016  # $0.. are bash -c's arguments
+  timed "$WORK/s3_download.log" "$WORK" env "${S3_AWS_ENV[@]}" bash -c \
+    'set -o pipefail; "$0" --endpoint-url "$1" s3 cp "$2" - | wc -c' "$AWS_CLI" "$S3_URL" "$uri"
+  local dl_wall=$WALL dl_rss=$RSS_KB dl_ok=0
+  if [ "$RC" -eq 0 ] && [ "$(tail -n 1 "$WORK/s3_download.log")" = "$bytes" ]; then dl_ok=1; else
+    note "WARN: aws s3 cp - | wc -c did not give $bytes bytes"
+    show_log "$WORK/s3_download.log"
+  fi
+
+  # Baseline: the pipe a user would write, into a table created with the right types.
+  S_OK=0 S_DB=$WORK/s3_pipe.db
+  local log=$WORK/s3_pipe.log s_check=""
+  # shellcheck disable=SC2016  # $0.. are bash -c's arguments
+  measure sqlite_prepare "$log" env "${S3_AWS_ENV[@]}" bash -c \
+    'set -o pipefail; "$0" --endpoint-url "$1" s3 cp "$2" - | "$3" "$4" ".import --csv --skip 1 /dev/stdin t"' \
+    "$AWS_CLI" "$S3_URL" "$uri" "$SQLITE" "$S_DB"
+  if [ "$RC" -ne 0 ]; then
+    fail "aws s3 cp | sqlite3 .import exited with status $RC"
+    show_log "$log"
+  else
+    got=$(sql "$S_DB" 'select count(*) from t')
+    if [ "$got" != "$rows" ]; then
+      fail "aws s3 cp | sqlite3 .import loaded '$got' rows into t, expected $rows"
+    else
+      S_OK=1 S_WALL=$BEST_WALL S_RSS=$PEAK_RSS_KB
+      s_check=$(sql "$S_DB" 'select count(*), sum(id), round(total(amount), 2) from t')
+    fi
+  fi
+  rm -f "$S_DB"
+
+  export BENCH_S3_SECRET=S3RVER
+  run_ferry s3 "project: bench_s3
+metastore: sqlite:.ferry/meta.db
+warehouse: wh
+connections:
+  wh: {type: sqlite, path: warehouse.db}
+  lake: {type: s3, bucket: bench, endpoint: \"$S3_URL\", access_key_id: S3RVER,
+         secret_access_key: \"\${BENCH_S3_SECRET}\"}
+jobs:
+  - {id: bench_s3, source: {connection: lake, prefix: in/, format: csv}, target: {table: t, mode: append}}" \
+    bench_s3
+  if [ "$F_OK" = 1 ]; then
+    got=$(sql "$PROJ/warehouse.db" 'select count(*) from t')
+    if [ "$got" != "$rows" ]; then
+      fail "ferry's table t has '$got' rows, expected $rows"
+      F_OK=0 F_WHY="ferry row count"
+    else
+      local f_check
+      f_check=$(sql "$PROJ/warehouse.db" 'select count(*), sum(id), round(total(amount), 2) from t')
+      [ -z "$s_check" ] || [ "$f_check" = "$s_check" ] ||
+        note "WARN: count|sum(id)|total(amount) differ: ferry $f_check, pipe $s_check"
+    fi
+    rm -rf "$PROJ"
+  fi
+  stop_s3_server
+
+  echo
+  table_header
+  [ "$F_OK" = 1 ] && table_row "ferry run" "$F_WALL" "$rows" "$bytes" "$F_RSS"
+  [ "$S_OK" = 1 ] && table_row "aws s3 cp | sqlite3 (base)" "$S_WALL" "$rows" "$bytes" "$S_RSS"
+  [ "$dl_ok" = 1 ] && table_row "  aws s3 cp alone" "$dl_wall" "$rows" "$bytes" "$dl_rss"
+  note "(the pipe's peak RSS is its largest process's; 'aws s3 cp alone' is the download to wc -c)"
+  if [ "$F_OK" = 1 ] && [ "$S_OK" = 1 ]; then
+    local ratio result
+    ratio=$(calc %.2f "$F_WALL / $S_WALL")
+    result=$(verdict "$ratio" "<=" 1.0)
+    echo "  ratio ferry / aws s3 cp | sqlite3 .import: $ratio (target <= 1.00): $result"
+    add_summary s3 "time ferry / aws cp + .import" \
+      "$ratio ($(printf %.2f "$F_WALL") s / $(printf %.2f "$S_WALL") s)" "<= 1.00" "$result"
+  else
+    add_summary s3 "time ferry / aws cp + .import" "- (${F_WHY:-baseline failed})" "<= 1.00" FAIL
+  fi
+}
+
 # ---------------------------------------------------------------- main
 
 echo "ferry benchmarks: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SCALE=$SCALE, REPEAT=$REPEAT"
@@ -703,6 +862,7 @@ for name in "${SELECTED[@]}"; do
     normalize) bench_normalize ;;
     memory) bench_memory ;;
     rest) bench_rest ;;
+    s3) bench_s3 ;;
   esac
 done
 

@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
   run->add_flag("--all", run_args.all, "Every enabled job");
   run->add_option("--concurrency,-n", run_args.concurrency, "Jobs at once (default: project)");
   run->add_flag("--no-transforms", run_args.no_transforms, "Skip transforms");
+  run->add_option("--s3-event", run_args.s3_event,
+                  "S3 event notification JSON file (- = stdin): load exactly the objects it names, "
+                  "with the named jobs or every s3 job whose bucket/prefix/pattern they match");
   run->callback([&] { code = cmd_run(ctx, run_args); });
 
   ServeArgs serve_args;

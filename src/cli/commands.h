@@ -35,6 +35,7 @@ struct RunArgs {
   bool all = false;
   int concurrency = 0;  // 0 = project default
   bool no_transforms = false;
+  std::string s3_event;  // an S3 event notification file ("-" = stdin): run its keys only
 };
 int cmd_run(const Context& ctx, const RunArgs& args);
 int cmd_runs(const Context& ctx, const std::string& job, int limit);

@@ -3,13 +3,16 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <set>
 
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "pipeline/executor.h"
 #include "pipeline/registry.h"
+#include "pipeline/s3_events.h"
 
 namespace ferry::cli {
 namespace {
@@ -27,6 +30,51 @@ std::string rate(int64_t rows, double seconds) {
 std::string first_line(const std::string& s, size_t max) {
   std::string l = s.substr(0, s.find('\n'));
   return l.size() > max ? l.substr(0, max - 3) + "..." : l;
+}
+
+// The jobs `ferry run --s3-event FILE [JOB...]` runs, each limited to the keys the event
+// names; prints what it found. An empty list (and a message) when the event names nothing
+// those jobs read. kInvalid/kNotFound naming the file when it cannot be read or parsed.
+Result<std::vector<JobDefinition>> jobs_for_event_file(const Project& project,
+                                                       const RunArgs& args) {
+  const std::string& path = args.s3_event;
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::not_found("cannot read the S3 event file {}", path);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string name = path == "-" ? "the S3 event on stdin" : path;
+  auto events = s3::parse_s3_event(text);
+  if (!events.ok()) return events.status().with_context(name);
+  FERRY_ASSIGN(std::vector<S3EventRun> runs, jobs_for_s3_event(project, *events, args.jobs));
+  std::vector<JobDefinition> jobs;
+  for (S3EventRun& r : runs) {
+    std::string keys;
+    for (const std::string& k : r.keys)
+      keys += (keys.empty() ? "" : ", ") + k;
+    std::printf("%s: job %s loads %zu object%s: %s\n", name.c_str(), r.job.id.c_str(),
+                r.keys.size(), r.keys.size() == 1 ? "" : "s", keys.c_str());
+    jobs.push_back(std::move(r.job));
+  }
+  if (jobs.empty()) {
+    size_t created = std::count_if(events->begin(), events->end(), s3::is_object_created);
+    std::string which = args.jobs.empty() ? "no enabled s3 job" : "none of the jobs named";
+    if (created == 0) {
+      std::printf("%s names no created object; nothing to run\n", name.c_str());
+    } else {
+      const s3::S3EventObject& e =
+          *std::find_if(events->begin(), events->end(), s3::is_object_created);
+      std::printf(
+          "%s names %zu created object%s (e.g. s3://%s/%s), but %s reads them "
+          "(bucket, prefix and pattern); nothing to run\n",
+          name.c_str(), created, created == 1 ? "" : "s", e.bucket.c_str(), e.key.c_str(),
+          which.c_str());
+    }
+  }
+  return jobs;
 }
 
 }  // namespace
@@ -49,9 +97,16 @@ int cmd_run(const Context& ctx, const RunArgs& args) {
                  static_cast<long long>(current.value()->version));
 
   std::vector<JobDefinition> selected;
-  if (args.all == !args.jobs.empty())
+  if (!args.s3_event.empty()) {
+    if (args.all && !args.jobs.empty())
+      return fail(Status::invalid("ferry run: name jobs, or --all (not both)"));
+    auto from_event = jobs_for_event_file(project.value(), args);
+    if (!from_event.ok()) return fail(from_event.status());
+    if (from_event->empty()) return kExitOk;
+    selected = std::move(from_event.value());
+  } else if (args.all == !args.jobs.empty()) {
     return fail(Status::invalid("ferry run: name jobs, or --all (not both)"));
-  if (args.all) {
+  } else if (args.all) {
     for (const auto& j : project->jobs)
       if (j.enabled) selected.push_back(j);
   } else {

@@ -14,14 +14,17 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "integration/ferry_process.h"
+#include "sources/s3/s3_source.h"
 #include "testing.h"
 
 namespace ferry::testing {
@@ -154,6 +157,108 @@ class CuttingProxy {
   std::atomic<bool> stop_{false};
   std::atomic<bool> cut_done_{false};
   std::atomic<bool> saw_range_{false};
+  std::thread acceptor_;
+  std::vector<std::thread> workers_;
+};
+
+// A TCP proxy in front of the S3 server that answers the first request starting with each
+// of `fail_once` (e.g. "GET /bucket/key ") with 503 SlowDown, as S3 does when throttling,
+// instead of passing it on; every other request passes through. Counts the 503s it sent.
+class SlowDownProxy {
+ public:
+  SlowDownProxy(int upstream_port, std::vector<std::string> fail_once)
+      : upstream_port_(upstream_port), pending_(std::move(fail_once)) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    listen(listen_fd_, 16);
+    socklen_t len = sizeof(a);
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~SlowDownProxy() {
+    stop_ = true;
+    shutdown(listen_fd_, SHUT_RDWR);
+    close(listen_fd_);
+    acceptor_.join();
+    for (auto& t : workers_)
+      t.join();
+  }
+  int port() const { return port_; }
+  int slowdowns() const { return slowdowns_; }
+
+ private:
+  void accept_loop() {
+    while (!stop_) {
+      int c = accept(listen_fd_, nullptr, nullptr);
+      if (c < 0) return;
+      workers_.emplace_back([this, c] { relay(c); });
+    }
+  }
+
+  // Whether `request` is the first one matching a pending prefix (which it then consumes).
+  bool take(std::string_view request) {
+    std::lock_guard lock(mu_);
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (request.starts_with(*it)) {
+        pending_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void relay(int client) {
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(upstream_port_));
+    if (connect(up, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      close(client);
+      close(up);
+      return;
+    }
+    char buf[16384];
+    for (;;) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {up, POLLIN, 0}};
+      if (poll(fds, 2, 200) < 0 || stop_) break;
+      if (fds[0].revents & (POLLIN | POLLHUP)) {
+        ssize_t n = read(client, buf, sizeof(buf));
+        if (n <= 0) break;
+        if (take(std::string_view(buf, static_cast<size_t>(n)))) {
+          const std::string body =
+              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+              "<Message>Please reduce your request rate.</Message></Error>";
+          const std::string response =
+              "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: " +
+              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+          ++slowdowns_;
+          if (write(client, response.data(), response.size()) < 0) break;
+          break;  // Connection: close
+        }
+        if (write(up, buf, static_cast<size_t>(n)) != n) break;
+      }
+      if (fds[1].revents & (POLLIN | POLLHUP)) {
+        ssize_t n = read(up, buf, sizeof(buf));
+        if (n <= 0) break;
+        if (write(client, buf, static_cast<size_t>(n)) != n) break;
+      }
+    }
+    close(client);
+    close(up);
+  }
+
+  int upstream_port_;
+  std::mutex mu_;
+  std::vector<std::string> pending_;  // guarded by mu_
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> slowdowns_{0};
   std::thread acceptor_;
   std::vector<std::thread> workers_;
 };
@@ -447,6 +552,182 @@ TEST_F(S3Server, KeysNamedByAnEvent) {
   ProcessResult r = run();
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(rows("SELECT id FROM ods ORDER BY id"), (Rows{{"1"}, {"2"}}));
+}
+
+// An S3 event notification as S3 delivers it to SQS or Lambda: one record per (event name,
+// bucket, key), the key URL-encoded as S3 encodes it ('+' for a space).
+std::string s3_event_json(const std::vector<std::array<std::string, 3>>& records) {
+  std::string out = "{\"Records\": [";
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto& [event, bucket, key] = records[i];
+    out += (i > 0 ? ", " : "") + std::string("{\"eventVersion\": \"2.1\", ") +
+           "\"eventSource\": \"aws:s3\", \"eventName\": \"" + event +
+           "\", \"s3\": {\"bucket\": {\"name\": \"" + bucket + "\"}, \"object\": {\"key\": \"" +
+           key + "\", \"size\": 5}}}";
+  }
+  return out + "]}";
+}
+
+TEST_F(S3Server, S3EventLoadsExactlyTheNamedKeys) {
+  put("in/a.csv", "id\n1\n");
+  put("in/b c.csv", "id\n2\n");
+  put("in/x+y.csv", "id\n3\n");
+  put("in/d.csv", "id\n4\n");
+  put("in/e.txt", "id\n5\n");
+  write_project("prefix: in/, pattern: \"*.csv\"");
+  fs::path event = files_.write(
+      "event.json",
+      s3_event_json({{"ObjectCreated:Put", bucket_, "in/b+c.csv"},
+                     {"ObjectCreated:CompleteMultipartUpload", bucket_, "in/x%2By.csv"},
+                     {"ObjectCreated:Put", bucket_, "in/e.txt"},  // not *.csv
+                     {"ObjectRemoved:Delete", bucket_, "in/d.csv"},
+                     {"ObjectCreated:Put", bucket_, "other/a.csv"},
+                     {"ObjectCreated:Put", "another-bucket", "in/a.csv"}}));
+  ProcessResult r = run_ferry(project_.str(), {"run", "j", "--s3-event", event.string()},
+                              {{"S3_SECRET", kSecret}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("job j loads 2 objects: in/b c.csv, in/x+y.csv"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(rows("SELECT id FROM ods ORDER BY id"), (Rows{{"2"}, {"3"}}));
+  // The event's keys are in the job's state: a run over the whole prefix loads only the rest,
+  // and the same event again loads nothing.
+  r = run();
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(rows("SELECT id FROM ods ORDER BY id"), (Rows{{"1"}, {"2"}, {"3"}, {"4"}}));
+  r = run_ferry(project_.str(), {"run", "j", "--s3-event", event.string()},
+                {{"S3_SECRET", kSecret}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(value("SELECT COUNT(*) FROM ods"), "4");
+}
+
+TEST_F(S3Server, S3EventWithoutJobRunsEveryMatchingJob) {
+  put("in/a.csv", "id\n1\n");
+  put("other/o.csv", "id\n2\n");
+  std::string lake = "{type: s3, bucket: " + bucket_ + ", endpoint: \"" + endpoint() +
+                     "\", access_key_id: S3RVER, secret_access_key: \"${S3_SECRET}\"}";
+  project_.write("ferry.yml",
+                 "project: s3test\n"
+                 "metastore: sqlite:.ferry/meta.db\n"
+                 "warehouse: wh\n"
+                 "connections:\n"
+                 "  wh: {type: sqlite, path: warehouse.db}\n"
+                 "  lake: " +
+                     lake +
+                     "\n"
+                     "jobs:\n"
+                     "  - {id: csv_in, source: {connection: lake, prefix: in/}, target: {table: "
+                     "t_csv_in}}\n"
+                     "  - {id: json_in, source: {connection: lake, prefix: in/, pattern: "
+                     "\"*.jsonl\"}, target: {table: t_json_in}}\n"
+                     "  - {id: other, source: {connection: lake, prefix: other/}, target: {table: "
+                     "t_other}}\n"
+                     "  - {id: off, enabled: false, source: {connection: lake, prefix: in/}, "
+                     "target: {table: t_off}}\n");
+  // An SNS notification (the S3 event as a JSON string in Message), on stdin.
+  std::string inner = s3_event_json({{"ObjectCreated:Put", bucket_, "in/a.csv"}});
+  std::string escaped;
+  for (char c : inner)
+    escaped += c == '"' ? std::string("\\\"") : std::string(1, c);
+  fs::path event =
+      files_.write("sns.json", "{\"Type\": \"Notification\", \"Message\": \"" + escaped + "\"}");
+  const char* bin = std::getenv("FERRY_BIN");
+  ASSERT_NE(bin, nullptr);
+  std::string out;
+  int rc = run_command({"sh", "-c",
+                        std::string(bin) + " -C '" + project_.str() + "' run --s3-event - < '" +
+                            event.string() + "'"},
+                       {{"S3_SECRET", kSecret}}, &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("job csv_in loads 1 object: in/a.csv"), std::string::npos) << out;
+  EXPECT_EQ(value("SELECT group_concat(name) FROM sqlite_master WHERE name LIKE 't\\_%' ESCAPE "
+                  "'\\'"),
+            "t_csv_in");
+  EXPECT_EQ(value("SELECT id FROM t_csv_in"), "1");
+
+  // An event no job reads: said, nothing run, exit 0.
+  fs::path elsewhere = files_.write(
+      "elsewhere.json", s3_event_json({{"ObjectCreated:Put", bucket_, "archive/a.csv"}}));
+  ProcessResult r = run_ferry(project_.str(), {"run", "--s3-event", elsewhere.string()},
+                              {{"S3_SECRET", kSecret}});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("but no enabled s3 job reads them"), std::string::npos) << r.out;
+  EXPECT_EQ(value("SELECT COUNT(*) FROM t_csv_in"), "1");
+
+  // A file that is not an S3 event: exit 2, naming the file.
+  fs::path junk = files_.write("junk.json", "{\"hello\": 1}");
+  r = run_ferry(project_.str(), {"run", "--s3-event", junk.string()}, {{"S3_SECRET", kSecret}});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find(junk.string() + ": S3 event: not an S3 notification"), std::string::npos)
+      << r.err;
+  // A job that is not in the project.
+  r = run_ferry(project_.str(), {"run", "nope", "--s3-event", event.string()},
+                {{"S3_SECRET", kSecret}});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+}
+
+TEST_F(S3Server, SlowDownIsRetriedInPlace) {
+  put("in/a.csv", "id\n1\n2\n");
+  // The first listing and the first GetObject are throttled; both are sent again after a
+  // backoff, within the same run (no retries of the job are configured).
+  SlowDownProxy proxy(port_, {"GET /" + bucket_ + "?", "GET /" + bucket_ + "/in/a.csv "});
+  write_project("prefix: in/");
+  std::string yml = read_file(project_.path() / "ferry.yml");
+  yml.replace(yml.find(endpoint()), endpoint().size(),
+              "http://127.0.0.1:" + std::to_string(proxy.port()));
+  project_.write("ferry.yml", yml);
+  ProcessResult r = run();
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(proxy.slowdowns(), 2);
+  EXPECT_EQ(rows("SELECT id FROM ods ORDER BY id"), (Rows{{"1"}, {"2"}}));
+}
+
+TEST_F(S3Server, HasNewObjectsComparesWithTheState) {
+  put("in/a.csv", "id\n1\n");
+  put("in/b.csv", "id\n2\n");
+  write_project("prefix: in/");
+  SourceContext ctx;
+  ctx.job_id = "j";
+  ctx.connection = {{"type", "s3"},
+                    {"bucket", bucket_},
+                    {"endpoint", endpoint()},
+                    {"access_key_id", "S3RVER"},
+                    {"secret_access_key", kSecret}};
+  ctx.options = {{"prefix", "in/"}};
+  auto check = [&](const std::string& order, const std::string& on_change = "reload") {
+    SourceContext c = ctx;
+    c.options["order"] = order;
+    c.options["on_change"] = on_change;
+    c.state = nlohmann::json::parse(value("SELECT state FROM _ferry_state"));
+    Result<bool> r = s3::has_new_objects(c);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() && *r;
+  };
+  // Nothing loaded yet.
+  ctx.state = nlohmann::json::object();
+  ASSERT_TRUE(s3::has_new_objects(ctx).ok());
+  EXPECT_TRUE(*s3::has_new_objects(ctx));
+
+  ASSERT_EQ(run().exit_code, 0);
+  EXPECT_FALSE(check("key"));
+  EXPECT_FALSE(check("last_modified"));
+  put("in/c.csv", "id\n3\n");
+  put("out/z.csv", "id\n9\n");  // outside the prefix: never counts
+  EXPECT_TRUE(check("key"));
+  EXPECT_TRUE(check("last_modified"));
+  ASSERT_EQ(run().exit_code, 0);
+  EXPECT_FALSE(check("key"));
+  EXPECT_FALSE(check("last_modified"));
+  // An overwritten object: a full listing sees its new ETag (unless changes are skipped);
+  // start-after the greatest key does not, by design.
+  put("in/a.csv", "id\n1\n10\n");
+  EXPECT_TRUE(check("last_modified"));
+  EXPECT_FALSE(check("last_modified", "skip"));
+  EXPECT_FALSE(check("key"));
+  // Wrong credentials are an error, not "nothing new".
+  ctx.connection["secret_access_key"] = "wrong-secret";
+  Result<bool> wrong = s3::has_new_objects(ctx);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("the secret access key is wrong"), std::string::npos);
 }
 
 TEST_F(S3Server, DownloadCutMidObjectIsResumed) {

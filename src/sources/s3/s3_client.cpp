@@ -100,8 +100,16 @@ class ObjectStream final : public InputStream {
     cv_.notify_all();
   }
 
+  // Waits `delay`, cut short when the reader goes away; false then.
+  bool wait_unless_abandoned(std::chrono::milliseconds delay) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, delay, [&] { return abandoned_; });
+  }
+
   void run() {
     int stalls = 0;
+    int retries = 0;  // in a row, of requests answered 5xx/throttled or refused
+    const net::RetryPolicy policy;
     for (;;) {
       const bool resuming = offset_ > 0;
       net::Headers extra;
@@ -158,6 +166,17 @@ class ObjectStream final : public InputStream {
           ++client_.resumes_;
           continue;
         }
+      }
+      // Throttling (503 SlowDown), a 5xx or a refused connection before any byte of this
+      // request: the same request again after a backoff, as list_page does (net/retry.h).
+      if (offset_ > before) retries = 0;
+      bool again = res.ok() ? net::is_retryable_status(res->status)
+                            : res.status().code() == Code::kRetry && offset_ == before;
+      if (again && retries < policy.max_retries) {
+        ++retries;
+        if (!wait_unless_abandoned(net::backoff_delay(policy, retries)))
+          return finish(Status::ok());
+        continue;
       }
       if (!res.ok()) return finish(res.status());
       long status = res->status;

@@ -11,8 +11,12 @@
 // Range request conditioned on the object's ETag (If-Match), up to kMaxResumes times in a row
 // without progress; an object overwritten meanwhile is a kRetry, never a mix of two versions.
 //
+// A request answered with throttling (503 SlowDown) or another retryable status, or refused
+// before any byte, is sent again where it failed after a backoff (net/retry.h's RetryPolicy:
+// the listing through send_with_retries, GetObject and its resumes in the stream's thread).
 // Errors are worded for the user by s3_error_status (wrong secret, unknown key id, missing
-// bucket, access denied, ...); throttling, 5xx and transport failures are Code::kRetry.
+// bucket, access denied, ...); throttling, 5xx and transport failures that outlast those
+// retries are Code::kRetry, for the executor's retries of the whole run.
 // Messages name s3://bucket/key, never a credential.
 //
 // Thread-safety: one client is used by one thread; an open object stream must be destroyed

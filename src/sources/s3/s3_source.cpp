@@ -52,22 +52,40 @@ std::string env_or(const char* name, std::string fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }
 
+// The client configuration of an s3 connection (credentials resolved).
+Result<s3::S3Config> client_config(const nlohmann::json& c) {
+  s3::S3Config cfg;
+  cfg.bucket = c.value("bucket", "");
+  if (cfg.bucket.empty()) return Status::invalid("s3 connection: bucket is required");
+  cfg.region = c.value("region", "");
+  if (cfg.region.empty())
+    cfg.region = env_or("AWS_REGION", env_or("AWS_DEFAULT_REGION", "us-east-1"));
+  cfg.endpoint = c.value("endpoint", "");
+  s3::CredentialOptions creds{c.value("access_key_id", ""), c.value("secret_access_key", ""),
+                              c.value("session_token", ""), c.value("profile", "")};
+  FERRY_ASSIGN(s3::ResolvedCredentials resolved, s3::resolve_credentials(creds));
+  cfg.credentials = std::move(resolved.credentials);
+  return cfg;
+}
+
+// A listed object the job reads at all: under the prefix, not a "folder/" placeholder
+// (consoles create them; they hold no data), passing the pattern.
+bool wanted(const ObjectInfo& o, const std::string& prefix, const std::string& pattern) {
+  return !o.key.ends_with('/') && o.key.starts_with(prefix) &&
+         s3::key_matches(o.key, prefix, pattern);
+}
+
+// The job state's {key: {"etag", ...}} of loaded objects ({} when none).
+nlohmann::json loaded_objects(const nlohmann::json& state) {
+  return state.contains("objects") && state["objects"].is_object() ? state["objects"]
+                                                                   : nlohmann::json::object();
+}
+
 class S3Source final : public Source {
  public:
   Status open(const SourceContext& ctx) override {
     ctx_ = ctx;
-    const nlohmann::json& c = ctx.connection;
-    s3::S3Config cfg;
-    cfg.bucket = c.value("bucket", "");
-    if (cfg.bucket.empty()) return Status::invalid("s3 connection: bucket is required");
-    cfg.region = c.value("region", "");
-    if (cfg.region.empty())
-      cfg.region = env_or("AWS_REGION", env_or("AWS_DEFAULT_REGION", "us-east-1"));
-    cfg.endpoint = c.value("endpoint", "");
-    s3::CredentialOptions creds{c.value("access_key_id", ""), c.value("secret_access_key", ""),
-                                c.value("session_token", ""), c.value("profile", "")};
-    FERRY_ASSIGN(s3::ResolvedCredentials resolved, s3::resolve_credentials(creds));
-    cfg.credentials = std::move(resolved.credentials);
+    FERRY_ASSIGN(s3::S3Config cfg, client_config(ctx.connection));
 
     const nlohmann::json& o = ctx.options;
     prefix_ = o.value("prefix", "");
@@ -106,9 +124,7 @@ class S3Source final : public Source {
 
   Status read(SourceSink& sink) override {
     FERRY_ASSIGN(std::vector<ObjectInfo> objects, list());
-    nlohmann::json seen = ctx_.state.contains("objects") && ctx_.state["objects"].is_object()
-                              ? ctx_.state["objects"]
-                              : nlohmann::json::object();
+    nlohmann::json seen = loaded_objects(ctx_.state);
     std::vector<const ObjectInfo*> todo;
     for (const ObjectInfo& o : objects) {
       auto it = seen.find(o.key);
@@ -178,11 +194,7 @@ class S3Source final : public Source {
     } else {
       FERRY_ASSIGN(out, client_->list_all(prefix_));
     }
-    std::erase_if(out, [&](const ObjectInfo& o) {
-      // "folder/" placeholder objects that consoles create hold no data.
-      return o.key.ends_with('/') || !o.key.starts_with(prefix_) ||
-             !s3::key_matches(o.key, prefix_, pattern_);
-    });
+    std::erase_if(out, [&](const ObjectInfo& o) { return !wanted(o, prefix_, pattern_); });
     return out;
   }
 
@@ -209,6 +221,43 @@ class S3Source final : public Source {
 };
 
 }  // namespace
+
+namespace s3 {
+
+Result<bool> has_new_objects(const SourceContext& ctx) {
+  FERRY_ASSIGN(S3Config cfg, client_config(ctx.connection));
+  const nlohmann::json& o = ctx.options;
+  const std::string prefix = o.value("prefix", "");
+  const std::string pattern = o.value("pattern", "");
+  const nlohmann::json seen = loaded_objects(ctx.state);
+  S3Client client(std::move(cfg));
+  if (o.value("order", "key") == "key") {
+    // Keys load in order: anything new sorts after the greatest key loaded (S3 lists in
+    // UTF-8 binary order, as std::string compares).
+    std::string greatest;
+    for (const auto& [key, info] : seen.items())
+      greatest = std::max(greatest, key);
+    std::string token;
+    for (;;) {
+      FERRY_ASSIGN(ListPage page, client.list_page(prefix, token, greatest));
+      for (const ObjectInfo& obj : page.objects)
+        if (wanted(obj, prefix, pattern) && !seen.contains(obj.key)) return true;
+      if (!page.truncated || page.next_continuation_token == token) return false;
+      token = page.next_continuation_token;
+    }
+  }
+  const bool changes_count = o.value("on_change", "reload") != "skip";
+  FERRY_ASSIGN(std::vector<ObjectInfo> objects, client.list_all(prefix));
+  for (const ObjectInfo& obj : objects) {
+    if (!wanted(obj, prefix, pattern)) continue;
+    auto it = seen.find(obj.key);
+    if (it == seen.end()) return true;
+    if (changes_count && it->value("etag", "") != obj.etag) return true;
+  }
+  return false;
+}
+
+}  // namespace s3
 
 SourceDescriptor s3_source_descriptor() {
   SourceDescriptor d;

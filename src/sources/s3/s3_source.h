@@ -34,5 +34,15 @@ std::vector<std::string> s3_event_keys(const std::vector<S3EventObject>& events,
 // the prefix (with '/' matched only by '/'), or against its last path segment.
 bool key_matches(const std::string& key, const std::string& prefix, const std::string& pattern);
 
+// Whether the job (`ctx`: its resolved connection and source options and its committed
+// state) has something to load, for the scheduler's cheap "anything new?" poll; reads no
+// object. With `order: key`, one ListObjectsV2 with start-after the greatest key in the state
+// (usually a single short page): it sees new keys, not objects overwritten under keys already
+// loaded, nor keys sorting before that greatest one (possible only after `keys`/event runs);
+// the job's own runs still list everything. With `order: last_modified`, a full listing
+// compared with the state: a new key, or (unless on_change is skip) a changed ETag.
+// Fails as a listing does (wrong credentials, missing bucket: kInvalid / kNotFound; kRetry).
+Result<bool> has_new_objects(const SourceContext& ctx);
+
 }  // namespace s3
 }  // namespace ferry
