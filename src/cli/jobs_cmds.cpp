@@ -53,7 +53,7 @@ Status apply_edit(JobRow& row, const JobEdit& edit) {
       return Status::invalid("--priority must be an integer, got '{}'", edit.priority);
     }
   }
-  return Status::ok();
+  return Status::success();
 }
 
 // Opens the metastore and the applied project (applying the files if nothing was yet).

@@ -71,7 +71,7 @@ class Reader {
   }
 
   Status status() const {
-    if (errors_.empty()) return Status::ok();
+    if (errors_.empty()) return Status::success();
     std::string text;
     for (const std::string& e : errors_) {
       text += (text.empty() ? "" : "\n") + e;
@@ -184,7 +184,7 @@ Line render(const Problem& p, const json& doc, const SourceMap* map, size_t seq)
 }
 
 Status problems_status(std::vector<Line> lines, bool sort) {
-  if (lines.empty()) return Status::ok();
+  if (lines.empty()) return Status::success();
   if (sort) {
     std::stable_sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) {
       return std::tie(a.file, a.mark.line, a.mark.column, a.seq) <

@@ -43,7 +43,7 @@ Status write(const fs::path& path, const char* content) {
   out << content;
   out.close();
   if (!out) return Status::io("cannot write {}", path.string());
-  return Status::ok();
+  return Status::success();
 }
 
 }  // namespace
@@ -61,7 +61,7 @@ Status write_starter_project(const std::string& dir) {
     FERRY_TRY(write(root / "data" / "cities.csv", kCitiesCsv));
   }
   if (!fs::exists(root / ".gitignore", ec)) FERRY_TRY(write(root / ".gitignore", kGitignore));
-  return Status::ok();
+  return Status::success();
 }
 
 }  // namespace ferry

@@ -113,7 +113,7 @@ Status SqliteStmt::run(Bindings bindings) {
   for (;;) {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) continue;
-    Status status = rc == SQLITE_DONE ? Status::ok() : error(rc);
+    Status status = rc == SQLITE_DONE ? Status::success() : error(rc);
     reset(bindings);
     return status;
   }
@@ -210,7 +210,7 @@ Status SqliteDb::exec(std::string_view sql) {
   std::string text(sql);  // sqlite3_exec needs a terminated string
   char* errmsg = nullptr;
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &errmsg);
-  if (rc == SQLITE_OK) return Status::ok();
+  if (rc == SQLITE_OK) return Status::success();
   Status status =
       make_error(rc, statement_error_, file_of(db_), errmsg ? errmsg : sqlite3_errmsg(db_), text);
   sqlite3_free(errmsg);
@@ -303,7 +303,7 @@ Status SqliteTransaction::commit() {
 Status SqliteTransaction::rollback() {
   SqliteDb* db = std::exchange(db_, nullptr);
   // SQLite may already have rolled back by itself (e.g. after SQLITE_FULL).
-  if (!db || db->autocommit()) return Status::ok();
+  if (!db || db->autocommit()) return Status::success();
   return db->exec("ROLLBACK");
 }
 

@@ -36,7 +36,9 @@ class [[nodiscard]] Status {
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
 
-  static Status ok() { return Status(); }
+  // The ok status. (Not `ok()`: a static ok() could be called on an instance, and
+  // `ASSERT_TRUE(st.ok())` would then compile and check nothing.)
+  static Status success() { return Status(); }
   template <typename... Args>
   static Status invalid(fmt::format_string<Args...> f, Args&&... args) {
     return Status(Code::kInvalid, fmt::format(f, std::forward<Args>(args)...));

@@ -200,11 +200,11 @@ Status CsvReader::open() {
   }
   raw_columns_ = names;
   columns_ = unique_names(names);
-  return Status::ok();
+  return Status::success();
 }
 
 Status CsvReader::fill() {
-  if (eof_) return Status::ok();
+  if (eof_) return Status::success();
   char* base = buf_.get();
   if (pos_ > 0) {
     std::memmove(base, base + pos_, end_ - pos_);
@@ -243,7 +243,7 @@ Status CsvReader::fill() {
     end_ += got.value();
     bytes_read_ += static_cast<int64_t>(got.value());
   }
-  return Status::ok();
+  return Status::success();
 }
 
 // Parses the record at pos_. Returns kNeedMore, changing nothing, when the buffer ends

@@ -131,7 +131,7 @@ class GzipStream final : public InputStream {
       zs_.next_in = reinterpret_cast<Bytef*>(inbuf_.get());
       zs_.avail_in = static_cast<uInt>(got);
     }
-    return Status::ok();
+    return Status::success();
   }
 
   // Auto mode: reads until two bytes are buffered (or the stream ends) and looks for the
@@ -150,7 +150,7 @@ class GzipStream final : public InputStream {
     zs_.avail_in = static_cast<uInt>(have);
     passthrough_ = !has_gzip_magic(inbuf_.get(), have);
     decided_ = true;
-    return Status::ok();
+    return Status::success();
   }
 
   Result<size_t> read_passthrough(char* buf, size_t n) {

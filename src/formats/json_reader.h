@@ -71,7 +71,7 @@ template <typename F, typename... Args>
 Status call(F& f, Args&&... args) {
   if constexpr (std::is_void_v<std::invoke_result_t<F&, Args...>>) {
     f(std::forward<Args>(args)...);
-    return Status::ok();
+    return Status::success();
   } else {
     return f(std::forward<Args>(args)...);
   }
@@ -183,7 +183,7 @@ Status JsonReader::read_lines(std::string_view bytes, const Origin& origin, OnRe
     if (base_offset_ >= 0) base_offset_ += static_cast<int64_t>(n);
     rest.remove_prefix(n);
   }
-  return Status::ok();
+  return Status::success();
 }
 
 template <typename OnRecord, typename OnBad>
@@ -230,7 +230,7 @@ Status JsonReader::read_window(const char* data, size_t n, json_reader_detail::L
     FERRY_TRY(read_each_line(data, from, to, lines, on_record, on_bad));
     pos = to;
   }
-  return Status::ok();
+  return Status::success();
 }
 
 template <typename OnRecord, typename OnBad>
@@ -256,7 +256,7 @@ Status JsonReader::read_each_line(const char* data, size_t from, size_t to,
     }
     p = end + 1;
   }
-  return Status::ok();
+  return Status::success();
 }
 
 template <typename OnRecord, typename OnBad>
@@ -267,7 +267,7 @@ Status JsonReader::read_document(std::string_view bytes, std::string_view record
   const std::string_view in(pad(body), body.size());
   origin_.line = first_line_;
   origin_.offset = -1;
-  if (json_reader_detail::is_blank(in.data(), in.size())) return Status::ok();
+  if (json_reader_detail::is_blank(in.data(), in.size())) return Status::success();
   simdjson::dom::element doc;
   if (auto err = parser_.parse(in.data(), in.size(), false).get(doc)) {
     return call(on_bad, bad_document(in, err));
@@ -278,14 +278,14 @@ Status JsonReader::read_document(std::string_view bytes, std::string_view record
       return pointer_error(records_pointer, err);
     }
   }
-  if (records.is_null()) return Status::ok();
+  if (records.is_null()) return Status::success();
   if (!records.is_array()) return call(on_record, records, std::as_const(origin_));
   const simdjson::dom::array array = records.get_array().value_unsafe();
   for (simdjson::dom::element record : array) {
     FERRY_TRY(call(on_record, record, std::as_const(origin_)));
     ++origin_.line;
   }
-  return Status::ok();
+  return Status::success();
 }
 
 }  // namespace ferry

@@ -159,7 +159,7 @@ TEST(JsonReader, CallbackStatusStopsTheRead) {
   Status st = reader.read(
       "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", JsonLayout::kLines, "", Origin{},
       [&](simdjson::dom::element, const Origin&) -> Status {
-        return ++seen == 2 ? Status(Code::kRejected, "too many") : Status::ok();
+        return ++seen == 2 ? Status(Code::kRejected, "too many") : Status::success();
       },
       [](Reject) {});
   EXPECT_EQ(st.code(), Code::kRejected);

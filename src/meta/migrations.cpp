@@ -131,7 +131,7 @@ Status migrate(SqliteDb& db, const std::vector<Migration>& migrations) {
     FERRY_TRY(txn.commit());
     current = migration.version;
   }
-  return Status::ok();
+  return Status::success();
 }
 
 }  // namespace ferry::meta

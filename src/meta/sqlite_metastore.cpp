@@ -358,7 +358,7 @@ class SqliteMetastore final : public Metastore {
                              "load_id = ?, worker = ? WHERE id = ? AND state = 'queued'"));
     FERRY_TRY(stmt.bind_all(now_iso8601(), load_id, worker_, run_id));
     FERRY_TRY(stmt.run());
-    if (db_.changes() == 1) return Status::ok();
+    if (db_.changes() == 1) return Status::success();
     return unchanged_run(run_id, "start");
   }
 
@@ -376,7 +376,7 @@ class SqliteMetastore final : public Metastore {
                             run.rows_rejected, redact(run.error),
                             run.finished_at.empty() ? now_iso8601() : run.finished_at, run.id));
     FERRY_TRY(stmt.run());
-    if (db_.changes() == 1) return Status::ok();
+    if (db_.changes() == 1) return Status::success();
     return unchanged_run(run.id, "finish");
   }
 
@@ -440,14 +440,14 @@ class SqliteMetastore final : public Metastore {
       return Status::invalid("job '{}': unknown origin '{}' (apply, cli, api or sql)", job.id,
                              job.origin);
     }
-    return Status::ok();
+    return Status::success();
   }
 
   // Binds `value` to the named parameter when the statement has it.
   template <typename T>
   static Status bind_named(SqliteStmt& stmt, const char* name, const T& value) {
     int index = stmt.parameter_index(name);
-    return index > 0 ? stmt.bind(index, value) : Status::ok();
+    return index > 0 ? stmt.bind(index, value) : Status::success();
   }
 
   // REQUIRES: mu_ held. `where` starts with a space or is empty.
@@ -467,7 +467,7 @@ class SqliteMetastore final : public Metastore {
     FERRY_TRY(stmt.bind_all(args...));
     FERRY_TRY(stmt.run());
     if (db_.changes() == 0) return Status::not_found("job '{}' does not exist", id);
-    return Status::ok();
+    return Status::success();
   }
 
   // REQUIRES: mu_ held.

@@ -108,11 +108,11 @@ TEST(HttpClient, StreamsTheBodyAndCollectsErrorBodies) {
       {.url = s.url("/ok")},
       [&](const HttpResponse& r) {
         seen_status = r.status;
-        return Status::ok();
+        return Status::success();
       },
       [&](std::string_view chunk) {
         streamed += chunk.size();
-        return Status::ok();
+        return Status::success();
       });
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(seen_status, 200);
@@ -122,7 +122,7 @@ TEST(HttpClient, StreamsTheBodyAndCollectsErrorBodies) {
   streamed = 0;
   auto bad = client.send_streaming({.url = s.url("/bad")}, {}, [&](std::string_view chunk) {
     streamed += chunk.size();
-    return Status::ok();
+    return Status::success();
   });
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->status, 403);

@@ -440,7 +440,7 @@ Status Normalizer::Impl::expand(size_t base, const RowId& parent_id, const RowId
       FERRY_TRY(child_row(*p.table, idx++, value, parent_id, root_id, line));
   }
   pending_.resize(base);
-  return Status::ok();
+  return Status::success();
 }
 
 Status Normalizer::Impl::child_row(Table& table, uint64_t idx, element value,
@@ -480,19 +480,19 @@ void Normalizer::Impl::end_row(Table& table, int64_t line) {
 }
 
 Status Normalizer::Impl::make_room(Table& table) {
-  if (table.batch.num_rows() < opts_.batch_rows) return Status::ok();
+  if (table.batch.num_rows() < opts_.batch_rows) return Status::success();
   // Emit the ancestors first, so that no child row is emitted before its parent row.
   chain_.clear();
   for (Table* t = &table; t; t = t->parent)
     chain_.push_back(t);
   for (auto it = chain_.rbegin(); it != chain_.rend(); ++it)
     FERRY_TRY(emit(**it));
-  return Status::ok();
+  return Status::success();
 }
 
 Status Normalizer::Impl::emit(Table& table) {
   Batch& b = table.batch;
-  if (b.num_rows() == 0) return Status::ok();
+  if (b.num_rows() == 0) return Status::success();
   // Declare each column's type widened over all batches so far, so the schema a destination
   // sees only ever widens (a batch of ints after one with text still says text).
   const size_t columns = b.num_columns();
@@ -513,7 +513,7 @@ Status Normalizer::Impl::emit(Table& table) {
 Status Normalizer::Impl::flush() {
   for (Table& t : tables_)  // creation order: parents before children
     FERRY_TRY(emit(t));
-  return Status::ok();
+  return Status::success();
 }
 
 std::vector<std::string> Normalizer::Impl::tables() const {

@@ -32,7 +32,7 @@ class Harness {
   explicit Harness(NormalizerOptions opts)
       : norm_(std::move(opts), [this](Batch& b) {
           emitted.push_back(b);
-          return Status::ok();
+          return Status::success();
         }) {}
 
   // Adds each line; returns the first failure of add().
@@ -604,7 +604,7 @@ TEST(NormalizerThroughput, DISABLED_OrdersJsonl) {
     Normalizer norm(orders_options(), [&](Batch& b) {
       rows[b.table()] += b.num_rows();
       ++batches;
-      return Status::ok();
+      return Status::success();
     });
     size_t pos = 0;
     int64_t line = 1;

@@ -127,7 +127,7 @@ Status send_email(const json& smtp, const std::vector<std::string>& to,
   if (rc != CURLE_OK) {
     return Status::retry("e-mail via {} failed: {}", url, err[0] ? err : curl_easy_strerror(rc));
   }
-  return Status::ok();
+  return Status::success();
 }
 
 // Tries `action` up to 3 times with backoff on failures worth retrying.
@@ -312,7 +312,7 @@ int fire_control(Metastore& meta, const Project& project, const std::string& bat
         net::HttpClient client({.timeout = std::chrono::milliseconds(30'000)});
         FERRY_ASSIGN(auto res, net::send_with_retries(client, req, {.max_retries = 2}, {}));
         if (res.status >= 300) return Status::io("{}", net::describe_failure(req, res));
-        return Status::ok();
+        return Status::success();
       }
       if (rule.contains("sql")) {
         what = "SQL in the warehouse";

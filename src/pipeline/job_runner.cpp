@@ -102,7 +102,7 @@ class PipelineSink final : public SourceSink {
                     fmt::format("{} rejected records exceed max_rejects {}; the last at {}: {}",
                                 stats_.rows_rejected, spec_.max_rejects, last_where, last.reason));
     }
-    return Status::ok();
+    return Status::success();
   }
 
   Status set_constant(const std::string& column, std::optional<std::string> value) override {
@@ -111,7 +111,7 @@ class PipelineSink final : public SourceSink {
     std::string name = sanitize_name(column);
     std::erase_if(source_constants_, [&](const auto& c) { return c.first == name; });
     if (value) source_constants_.emplace_back(name, std::move(*value));
-    return Status::ok();
+    return Status::success();
   }
 
   void set_state(const std::string& key, nlohmann::json value) override {
@@ -139,7 +139,7 @@ class PipelineSink final : public SourceSink {
       }
     }
     if (!rejects_.empty()) FERRY_TRY(dst_.write_rejects(rejects_));
-    return Status::ok();
+    return Status::success();
   }
 
   const nlohmann::json& state() const { return state_; }
@@ -148,7 +148,7 @@ class PipelineSink final : public SourceSink {
 
  private:
   Status deliver(Batch& batch) {
-    if (batch.num_rows() == 0) return Status::ok();
+    if (batch.num_rows() == 0) return Status::success();
     bool root = batch.table() == spec_.table;
     if (root) {
       add_constants(batch);
@@ -176,7 +176,7 @@ class PipelineSink final : public SourceSink {
                                       std::memory_order_relaxed);
     }
     fault_point_after_batch();
-    return Status::ok();
+    return Status::success();
   }
 
   void add_constants(Batch& batch) {
@@ -277,7 +277,7 @@ Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
   load.primary_key = spec.primary_key;
   load.schema_policy = spec.schema;
   Status begun = dst.begin(load);
-  if (begun.code() == Code::kCancelled) return {Status::ok(), true, watermark};
+  if (begun.code() == Code::kCancelled) return {Status::success(), true, watermark};
   if (!begun.is_ok()) return {begun};
   audit_run(meta, req, "info", "load_started",
             fmt::format("loading into {} ({})", spec.table, mode_name(spec.mode)),
@@ -291,7 +291,7 @@ Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
   if (st.is_ok() && !sink.unchanged_reason().empty()) {
     dst.rollback();  // nothing was written: the target keeps its rows
     audit_run(meta, req, "info", "load_skipped", sink.unchanged_reason(), {});
-    return {Status::ok(), false, watermark};
+    return {Status::success(), false, watermark};
   }
   if (st.is_ok()) st = sink.finish();
   *stats = sink.stats();
@@ -305,7 +305,7 @@ Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
     if (!sink.rejects().empty()) (void)dst.save_failed_rejects(load, sink.rejects());
     return {st};
   }
-  return {Status::ok(), false, sink.state().value("watermark", watermark)};
+  return {Status::success(), false, sink.state().value("watermark", watermark)};
 }
 
 }  // namespace

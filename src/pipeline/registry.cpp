@@ -1,8 +1,10 @@
 #include "pipeline/registry.h"
 
 #include "destinations/null/null_destination.h"
+#include "destinations/postgres/postgres_destination.h"
 #include "destinations/sqlite/sqlite_destination.h"
 #include "sources/file/file_source.h"
+#include "sources/postgres/postgres_source.h"
 #include "sources/rest/rest_source.h"
 #include "sources/s3/s3_source.h"
 
@@ -59,8 +61,10 @@ Registry build() {
   add_source(r, file_source_descriptor());
   add_source(r, rest_source_descriptor());
   add_source(r, s3_source_descriptor());
+  add_source(r, postgres_source_descriptor());
   add_destination(r, sqlite_destination_descriptor());
   add_destination(r, null_destination_descriptor());
+  add_destination(r, postgres_destination_descriptor());
   add_declared_only(r);
   return r;
 }

@@ -133,7 +133,7 @@ Status parse_item(const FieldSpec& spec, std::string_view item, std::bitset<64>&
   }
   for (int v = first; v <= last; v += step)
     bits.set(static_cast<size_t>(v));
-  return Status::ok();
+  return Status::success();
 }
 
 // Parses one field into `bits`.
@@ -149,7 +149,7 @@ Status parse_field(const FieldSpec& spec, std::string_view field, std::bitset<64
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
-  return Status::ok();
+  return Status::success();
 }
 
 template <size_t N>

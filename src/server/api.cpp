@@ -109,7 +109,7 @@ Status apply_body(JobRow& row, const json& body) {
       return Status::invalid("priority must be an integer");
     row.priority = body["priority"].get<int>();
   }
-  return Status::ok();
+  return Status::success();
 }
 
 // Validates the applied project as it would be with `row` in the config table.
@@ -177,7 +177,8 @@ void HttpApi::routes() {
 
   // Tokens: reads need either token, writes the admin token; none configured = open.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
+    if (req.path == "/healthz" || is_ui_path(req.path))  // the UI's page holds no data
+      return httplib::Server::HandlerResponse::Unhandled;
     if (tokens_.admin.empty() && tokens_.read.empty())
       return httplib::Server::HandlerResponse::Unhandled;
     std::string auth = req.get_header_value("Authorization");

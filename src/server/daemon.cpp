@@ -78,7 +78,7 @@ Status Daemon::start() {
   poller_ = std::thread([this] { poller_loop(); });
   for (int i = 0; i < concurrency_; ++i)
     workers_.emplace_back([this] { worker_loop(); });
-  return Status::ok();
+  return Status::success();
 }
 
 void Daemon::request_stop() {
@@ -149,7 +149,7 @@ Status Daemon::load_config_locked() {
     h.update(r.enabled ? "1" : "0");
   }
   std::string fp = h.hex();
-  if (fp == config_fingerprint_ && project_) return Status::ok();
+  if (fp == config_fingerprint_ && project_) return Status::success();
   if (!version) {
     FERRY_ASSIGN(Project applied, applied_project(*meta_, files_));
     (void)applied;
@@ -207,7 +207,7 @@ Status Daemon::load_config_locked() {
   sched_ = std::move(next);
   project_ = std::move(project);
   config_fingerprint_ = fp;
-  return Status::ok();
+  return Status::success();
 }
 
 void Daemon::compute_next_locked(Sched& s, Clock::time_point now) {
@@ -239,7 +239,8 @@ void Daemon::compute_next_locked(Sched& s, Clock::time_point now) {
 }
 
 Queued Daemon::enqueue_locked(const std::string& job_id, const std::string& batch_id,
-                              const std::string& reason) {
+                              const std::string& reason,
+                              const std::optional<JobDefinition>& definition) {
   Queued q;
   q.job_id = job_id;
   q.batch_id = batch_id;
@@ -254,7 +255,7 @@ Queued Daemon::enqueue_locked(const std::string& job_id, const std::string& batc
     return q;
   }
   for (const Item& i : queue_) {
-    if (i.job_id == job_id) {
+    if (i.job_id == job_id && !definition && !i.definition) {
       q.run_id = i.run_id;
       q.batch_id = i.batch_id;
       q.note = "already queued";
@@ -273,6 +274,7 @@ Queued Daemon::enqueue_locked(const std::string& job_id, const std::string& batc
   item.load_id = new_load_id(item.run_id);
   item.priority = s.status.job.priority;
   item.connection = s.status.source_connection;
+  item.definition = definition;
   queue_.push_back(item);
   s.status.queued = true;
   batches_[batch_id].pending++;
@@ -289,6 +291,18 @@ std::vector<Queued> Daemon::trigger(const std::vector<std::string>& job_ids,
   std::string batch = new_batch_id();
   for (const std::string& id : job_ids)
     out.push_back(enqueue_locked(id, batch, reason));
+  if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
+  cv_.notify_all();
+  return out;
+}
+
+std::vector<Queued> Daemon::trigger_definitions(const std::vector<JobDefinition>& runs,
+                                                const std::string& reason) {
+  std::vector<Queued> out;
+  std::lock_guard lock(mu_);
+  std::string batch = new_batch_id();
+  for (const JobDefinition& d : runs)
+    out.push_back(enqueue_locked(d.id, batch, reason, d));
   if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
   cv_.notify_all();
   return out;
@@ -423,7 +437,7 @@ void Daemon::worker_loop() {
     if (auto it = sched_.find(item.job_id); it != sched_.end()) {
       it->second.status.queued = false;
       it->second.status.running = true;
-      def = it->second.status.job;
+      def = item.definition ? *item.definition : it->second.status.job;
     }
     lock.unlock();
 

@@ -88,6 +88,11 @@ class Daemon {
 
   // Queues one run of each job in one new batch (API: run now, batches).
   std::vector<Queued> trigger(const std::vector<std::string>& job_ids, const std::string& reason);
+  // Queues one run per definition in one new batch, each as given (e.g. an S3 event's keys
+  // in its source options); never coalesced with a queued run of the same job, since each
+  // names different data. The job must exist in the config table.
+  std::vector<Queued> trigger_definitions(const std::vector<JobDefinition>& runs,
+                                          const std::string& reason);
   // Re-reads the config table now (the API calls it after changing a job).
   Status reload();
 
@@ -109,6 +114,7 @@ class Daemon {
     int priority = 0;
     std::string connection;
     Clock::time_point not_before{};
+    std::optional<JobDefinition> definition;  // this run's own definition (events)
   };
   struct Sched {
     JobStatus status;
@@ -127,7 +133,8 @@ class Daemon {
   void worker_loop();
   // REQUIRES: mu_ held. Queues a run of `job_id` into `batch_id` unless one is queued already.
   Queued enqueue_locked(const std::string& job_id, const std::string& batch_id,
-                        const std::string& reason);
+                        const std::string& reason,
+                        const std::optional<JobDefinition>& definition = std::nullopt);
   // REQUIRES: mu_ held. The index of the best runnable item in queue_, or -1.
   int pick_locked(Clock::time_point now) const;
   // A run has ended: retries, batch bookkeeping; returns the batch to finish, if any.

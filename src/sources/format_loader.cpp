@@ -23,7 +23,7 @@ Status load_csv(std::unique_ptr<InputStream> in, const nlohmann::json& options,
     if (batch.num_rows() > 0) FERRY_TRY(sink.rows(batch));
     if (!more) break;
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Status load_json(InputStream& in, bool lines, const nlohmann::json& options,
@@ -54,7 +54,7 @@ Status load_json(InputStream& in, bool lines, const nlohmann::json& options,
     if (eof) break;
   }
   if (!lines && !buf.empty()) FERRY_TRY(sink.json(buf, JsonLayout::kDocument, pointer, origin));
-  return Status::ok();
+  return Status::success();
 }
 
 }  // namespace

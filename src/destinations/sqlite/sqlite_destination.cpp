@@ -184,7 +184,7 @@ Status SqliteDestination::init() {
                            "'_ferry_state', '_ferry_rejects', '_ferry_rejects_job', "
                            "'_ferry_columns')"));
   FERRY_ASSIGN(bool row, count.step());
-  if (row && count.column_int64(0) == 5) return Status::ok();
+  if (row && count.column_int64(0) == 5) return Status::success();
   count.reset();
   return in_transaction("creating ferry's tables", [&] { return db_.exec(kMetaSchema); });
 }
@@ -224,12 +224,12 @@ Status SqliteDestination::begin(const LoadSpec& load) {
   FERRY_ASSIGN(bool committed, load_committed(load.load_id));
   if (committed) return Status(Code::kCancelled, "already committed");
   load_ = load;
-  return Status::ok();
+  return Status::success();
 }
 
 Status SqliteDestination::ensure_transaction() {
   if (!load_) return Status::internal("no load in progress (begin() first)");
-  if (txn_) return Status::ok();
+  if (txn_) return Status::success();
   auto txn = SqliteTransaction::begin(db_);
   if (!txn.ok()) return txn.status().with_context("starting the load's transaction");
   txn_.emplace(std::move(txn).value());
@@ -241,7 +241,7 @@ Status SqliteDestination::ensure_transaction() {
     rollback();
     return Status(Code::kCancelled, "already committed");
   }
-  return Status::ok();
+  return Status::success();
 }
 
 void SqliteDestination::end_load() {
@@ -294,7 +294,7 @@ Status SqliteDestination::commit(const nlohmann::json& state, const LoadStats& s
   }
   txn_.reset();  // committed
   end_load();
-  return Status::ok();
+  return Status::success();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -367,7 +367,7 @@ Status SqliteDestination::record_columns(const std::string& physical,
     FERRY_TRY(stmt.bind_all(physical, f.name, type_name(f.type)));
     FERRY_TRY(stmt.run());
   }
-  return Status::ok();
+  return Status::success();
 }
 
 // Types recorded for a table of this name that is gone (dropped, or dropped outside ferry)
@@ -468,9 +468,9 @@ Status SqliteDestination::apply_plan(TableState& ts, const SchemaPlan& plan) {
     ts.exists = true;
     ts.schema = plan.table;
     forget_statements(ts.physical);
-    return Status::ok();
+    return Status::success();
   }
-  if (plan.changes.empty()) return Status::ok();
+  if (plan.changes.empty()) return Status::success();
   forget_statements(ts.physical);
 
   bool rebuild = false;
@@ -480,7 +480,7 @@ Status SqliteDestination::apply_plan(TableState& ts, const SchemaPlan& plan) {
   if (rebuild) {
     FERRY_TRY(rebuild_table(ts.physical, *ts.schema, plan.table));
     ts.schema = plan.table;
-    return Status::ok();
+    return Status::success();
   }
   std::vector<Field> changed;
   for (const SchemaChange& c : plan.changes) {
@@ -501,14 +501,14 @@ Status SqliteDestination::apply_plan(TableState& ts, const SchemaPlan& plan) {
   }
   FERRY_TRY(record_columns(ts.physical, changed));
   ts.schema = plan.table;
-  return Status::ok();
+  return Status::success();
 }
 
 // ---------------------------------------------------------------------------------------
 // merge and replace
 
 Status SqliteDestination::ensure_pk_index(TableState& ts) {
-  if (ts.pk_index) return Status::ok();
+  if (ts.pk_index) return Status::success();
   const std::vector<std::string>& pk = load_->primary_key;
   FERRY_ASSIGN(std::vector<std::string> current, pk_columns(ts.physical));
   if (current != pk) {
@@ -525,11 +525,11 @@ Status SqliteDestination::ensure_pk_index(TableState& ts) {
           fmt::join(pk, ", "), ts.name, st.message());
   }
   ts.pk_index = true;
-  return Status::ok();
+  return Status::success();
 }
 
 Status SqliteDestination::find_merge_children() {
-  if (merge_children_) return Status::ok();
+  if (merge_children_) return Status::success();
   merge_children_.emplace();
   std::string prefix = load_->root_table + kNestSeparator;
   FERRY_ASSIGN(SqliteStmt stmt, db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table' "
@@ -545,13 +545,13 @@ Status SqliteDestination::find_merge_children() {
                                    quote_ident(kRootIdColumn))));
     merge_children_->push_back(name);
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Status SqliteDestination::collect_root_ids(const TableState& ts, const Batch& batch,
                                            const SchemaPlan& plan) {
   FERRY_TRY(find_merge_children());
-  if (merge_children_->empty()) return Status::ok();
+  if (merge_children_->empty()) return Status::success();
   // The ids the rows have now...
   int id_col = batch.find(kRowIdColumn);
   if (id_col >= 0) {
@@ -560,7 +560,7 @@ Status SqliteDestination::collect_root_ids(const TableState& ts, const Batch& ba
       if (!plan.skipped(r) && !col[r].is_null()) merged_root_ids_.emplace(col.text(r));
   }
   // ...and the ids of the rows they replace.
-  if (!ts.schema || !ts.schema->find(kRowIdColumn)) return Status::ok();
+  if (!ts.schema || !ts.schema->find(kRowIdColumn)) return Status::success();
   std::string where;
   std::vector<Binding> keys;
   for (const std::string& k : load_->primary_key) {
@@ -592,11 +592,11 @@ Status SqliteDestination::collect_root_ids(const TableState& ts, const Batch& ba
     if (*row && !stmt.column_is_null(0)) merged_root_ids_.emplace(stmt.column_text_view(0));
     stmt.reset(Bindings::kKeep);  // every parameter is bound again for the next row
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Status SqliteDestination::delete_replaced_children() {
-  if (!merge_children_ || merged_root_ids_.empty()) return Status::ok();
+  if (!merge_children_ || merged_root_ids_.empty()) return Status::success();
   for (const std::string& child : *merge_children_) {
     FERRY_ASSIGN(
         SqliteStmt del,
@@ -607,7 +607,7 @@ Status SqliteDestination::delete_replaced_children() {
       FERRY_TRY(del.run().with_context("deleting replaced child rows of " + child));
     }
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Status SqliteDestination::swap_replaced_tables() {
@@ -644,7 +644,7 @@ Status SqliteDestination::swap_replaced_tables() {
     }
     FERRY_TRY(move_columns(ts.physical, name));
   }
-  return Status::ok();
+  return Status::success();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -745,7 +745,7 @@ inline Status bind_cell(SqliteStmt& stmt, int index, const Column& col, const Ce
 Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
                                       const SchemaPlan& plan, size_t* written) {
   *written = 0;
-  if (plan.rows_to_write(batch) == 0) return Status::ok();
+  if (plan.rows_to_write(batch) == 0) return Status::success();
   bindings_.clear();
   for (size_t ci = 0; ci < batch.num_columns(); ++ci) {
     int f = plan.column_field[ci];
@@ -780,7 +780,7 @@ Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
               ? stmt.bind_null(index)
               : bind_cell(stmt, index, *b.column, c, b.type, text_buf_[slot * nb + k].data()));
     }
-    return Status::ok();
+    return Status::success();
   };
   // One row at a time: the tail of the batch, and a chunk that failed (to name its row).
   auto insert_one = [&](size_t r) -> Status {
@@ -790,7 +790,7 @@ Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
     stmt->reset(Bindings::kKeep);  // the load id stays bound; every other parameter is rebound
     if (!done.ok()) return failed(done.status(), r);
     ++*written;
-    return Status::ok();
+    return Status::success();
   };
 
   rows_.clear();
@@ -816,7 +816,7 @@ Status SqliteDestination::insert_rows(const TableState& ts, const Batch& batch,
   }
   for (; i < rows_.size(); ++i)
     FERRY_TRY(insert_one(rows_[i]));
-  return Status::ok();
+  return Status::success();
 }
 
 Status SqliteDestination::write(const Batch& batch, WriteResult* result) {
@@ -848,14 +848,14 @@ Status SqliteDestination::write(const Batch& batch, WriteResult* result) {
     result->rejects.insert(result->rejects.end(), std::make_move_iterator(plan.rejects.begin()),
                            std::make_move_iterator(plan.rejects.end()));
   }
-  return Status::ok();
+  return Status::success();
 }
 
 // ---------------------------------------------------------------------------------------
 // Rejects
 
 Status SqliteDestination::insert_rejects(const LoadSpec& load, const std::vector<Reject>& rejects) {
-  if (rejects.empty()) return Status::ok();
+  if (rejects.empty()) return Status::success();
   FERRY_ASSIGN(SqliteStmt stmt, db_.prepare("INSERT INTO _ferry_rejects (job_id, run_id, load_id, "
                                             "source, line, byte_offset, reason, raw, rejected_at) "
                                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
@@ -869,12 +869,12 @@ Status SqliteDestination::insert_rejects(const LoadSpec& load, const std::vector
     FERRY_TRY(stmt.bind(9, now));
     FERRY_TRY(stmt.run());
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Status SqliteDestination::write_rejects(const std::vector<Reject>& rejects) {
   if (!load_) return Status::internal("write_rejects(): no load in progress");
-  if (rejects.empty()) return Status::ok();
+  if (rejects.empty()) return Status::success();
   FERRY_TRY(ensure_transaction());
   return insert_rejects(*load_, rejects);
 }
@@ -882,7 +882,7 @@ Status SqliteDestination::write_rejects(const std::vector<Reject>& rejects) {
 Status SqliteDestination::save_failed_rejects(const LoadSpec& load,
                                               const std::vector<Reject>& rejects) {
   if (load_) return Status::internal("save_failed_rejects(): a load is in progress");
-  if (rejects.empty()) return Status::ok();
+  if (rejects.empty()) return Status::success();
   return in_transaction("saving rejects", [&] { return insert_rejects(load, rejects); });
 }
 

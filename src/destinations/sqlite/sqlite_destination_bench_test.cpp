@@ -98,12 +98,12 @@ TEST(SqliteDestinationBench, DISABLED_WriteVersusSqliteImport) {
     spec.root_table = "t";
     const double cpu0 = cpu_seconds(RUSAGE_SELF);
     auto t0 = std::chrono::steady_clock::now();
-    ASSERT_TRUE((*dst)->begin(spec).ok());
+    ASSERT_TRUE((*dst)->begin(spec).is_ok());
     WriteResult result;
     for (const Batch& b : batches)
-      ASSERT_TRUE((*dst)->write(b, &result).ok());
+      ASSERT_TRUE((*dst)->write(b, &result).is_ok());
     const double write_s = seconds_since(t0);
-    ASSERT_TRUE((*dst)->commit({}, {}).ok());
+    ASSERT_TRUE((*dst)->commit({}, {}).is_ok());
     ferry_s = seconds_since(t0);
     ferry_cpu = cpu_seconds(RUSAGE_SELF) - cpu0;
     std::printf("ferry: writes %.2f s, commit %.2f s, cpu %.2f s\n", write_s, ferry_s - write_s,

@@ -63,15 +63,15 @@ class SqliteDestinationTest : public ::testing::Test {
                    nlohmann::json state = nlohmann::json::object()) {
     WriteResult result;
     Status st = dst_->begin(s);
-    EXPECT_TRUE(st.ok()) << st.to_string();
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
     for (const Batch& b : batches) {
       st = dst_->write(b, &result);
-      EXPECT_TRUE(st.ok()) << st.to_string();
+      EXPECT_TRUE(st.is_ok()) << st.to_string();
     }
     LoadStats stats;
     stats.rows_loaded = static_cast<int64_t>(result.rows_written);
     st = dst_->commit(state, stats);
-    EXPECT_TRUE(st.ok()) << st.to_string();
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
     return result;
   }
 
@@ -172,7 +172,7 @@ TEST_F(SqliteDestinationTest, NewColumnInALaterBatchIsAddedAndReported) {
 TEST_F(SqliteDestinationTest, WideningIntToDoubleToTextRebuildsAndKeepsValues) {
   load(spec("L1", "t"), {make_batch("t", {"id", "v"}, {{"1", "10"}})});
   ASSERT_TRUE(
-      dst_->execute("CREATE INDEX t_by_id ON t (id); CREATE VIEW tv AS SELECT v FROM t").ok());
+      dst_->execute("CREATE INDEX t_by_id ON t (id); CREATE VIEW tv AS SELECT v FROM t").is_ok());
   auto r2 = load(spec("L2", "t"), {make_batch("t", {"id", "v"}, {{"2", "2.5"}})});
   ASSERT_EQ(r2.changes.size(), 1u);
   EXPECT_EQ(r2.changes[0].describe(), "widened column t.v from int to double");
@@ -209,7 +209,7 @@ TEST_F(SqliteDestinationTest, WideningDateToTimestampConvertsStoredDates) {
 TEST_F(SqliteDestinationTest, FreezeFailsOnANewColumnAndRejectsMisfitValues) {
   load(spec("L1", "t"), {make_batch("t", {"id", "amount"}, {{"1", "5"}})});
 
-  ASSERT_TRUE(dst_->begin(spec("L2", "t", WriteMode::kAppend, {}, SchemaPolicy::kFreeze)).ok());
+  ASSERT_TRUE(dst_->begin(spec("L2", "t", WriteMode::kAppend, {}, SchemaPolicy::kFreeze)).is_ok());
   WriteResult r;
   Status st = dst_->write(make_batch("t", {"id", "coupon"}, {{"2", "X"}}), &r);
   EXPECT_EQ(st.code(), Code::kInvalid);
@@ -217,15 +217,16 @@ TEST_F(SqliteDestinationTest, FreezeFailsOnANewColumnAndRejectsMisfitValues) {
   EXPECT_THAT(st.message(), HasSubstr("t"));
   dst_->rollback();
 
-  ASSERT_TRUE(dst_->begin(spec("L3", "t", WriteMode::kAppend, {}, SchemaPolicy::kFreeze)).ok());
+  ASSERT_TRUE(dst_->begin(spec("L3", "t", WriteMode::kAppend, {}, SchemaPolicy::kFreeze)).is_ok());
   WriteResult r3;
-  ASSERT_TRUE(dst_->write(make_batch("t", {"id", "amount"}, {{"3", "abc"}, {"4", "7"}}), &r3).ok());
+  ASSERT_TRUE(
+      dst_->write(make_batch("t", {"id", "amount"}, {{"3", "abc"}, {"4", "7"}}), &r3).is_ok());
   ASSERT_EQ(r3.rejects.size(), 1u);
   EXPECT_EQ(r3.rejects[0].reason, "column amount is int, value 'abc' is text (schema: freeze)");
   EXPECT_EQ(r3.rows_written, 1u);
   EXPECT_TRUE(r3.changes.empty());
-  ASSERT_TRUE(dst_->write_rejects(r3.rejects).ok());
-  ASSERT_TRUE(dst_->commit({}, {}).ok());
+  ASSERT_TRUE(dst_->write_rejects(r3.rejects).is_ok());
+  ASSERT_TRUE(dst_->commit({}, {}).is_ok());
   EXPECT_EQ(q("SELECT id, amount FROM t ORDER BY id"), (Rows{{"1", "5"}, {"4", "7"}}));
   EXPECT_EQ(q("SELECT type FROM pragma_table_info('t') WHERE name = 'amount'"),
             (Rows{{"INTEGER"}}));
@@ -279,7 +280,7 @@ TEST_F(SqliteDestinationTest, MergeNeedsAPrimaryKeyAndUniqueExistingRows) {
   Status st = dst_->begin(spec("L0", "m", WriteMode::kMerge, {}));
   EXPECT_EQ(st.code(), Code::kInvalid);
   load(spec("L1", "m"), {make_batch("m", {"id"}, {{"1"}, {"1"}})});
-  ASSERT_TRUE(dst_->begin(spec("L2", "m", WriteMode::kMerge, {"id"})).ok());
+  ASSERT_TRUE(dst_->begin(spec("L2", "m", WriteMode::kMerge, {"id"})).is_ok());
   WriteResult r;
   st = dst_->write(make_batch("m", {"id"}, {{"2"}}), &r);
   EXPECT_EQ(st.code(), Code::kInvalid);
@@ -304,17 +305,17 @@ TEST_F(SqliteDestinationTest, MergeReplacesTheChildRowsOfRedeliveredRoots) {
 
 TEST_F(SqliteDestinationTest, ReplaceIsAtomicForOtherReaders) {
   load(spec("L1", "t"), {make_batch("t", {"id"}, {{"1"}, {"2"}})});
-  ASSERT_TRUE(dst_->execute("CREATE VIEW tv AS SELECT id FROM t").ok());
+  ASSERT_TRUE(dst_->execute("CREATE VIEW tv AS SELECT id FROM t").is_ok());
   Reader reader(path());
   ASSERT_EQ(reader.scalar("SELECT count(*) FROM t"), "2");
 
-  ASSERT_TRUE(dst_->begin(spec("L2", "t", WriteMode::kReplace)).ok());
+  ASSERT_TRUE(dst_->begin(spec("L2", "t", WriteMode::kReplace)).is_ok());
   WriteResult r;
   ASSERT_TRUE(
-      dst_->write(make_batch("t", {"id", "x"}, {{"7", "a"}, {"8", "b"}, {"9", "c"}}), &r).ok());
+      dst_->write(make_batch("t", {"id", "x"}, {{"7", "a"}, {"8", "b"}, {"9", "c"}}), &r).is_ok());
   EXPECT_EQ(reader.scalar("SELECT group_concat(id) FROM t"), "1,2");
   EXPECT_EQ(reader.scalar("SELECT count(*) FROM sqlite_master WHERE name LIKE '%ferry_new%'"), "0");
-  ASSERT_TRUE(dst_->commit({}, {}).ok());
+  ASSERT_TRUE(dst_->commit({}, {}).is_ok());
   EXPECT_EQ(reader.scalar("SELECT group_concat(id) FROM t"), "7,8,9");
   EXPECT_EQ(reader.scalar("SELECT group_concat(x) FROM tv JOIN t USING (id)"), "a,b,c");
   EXPECT_EQ(q("SELECT count(*) FROM sqlite_master WHERE name LIKE '%ferry_new%'"), (Rows{{"0"}}));
@@ -325,9 +326,9 @@ TEST_F(SqliteDestinationTest, ReplaceIsAtomicForOtherReaders) {
 
 TEST_F(SqliteDestinationTest, RolledBackReplaceLeavesTheOldTable) {
   load(spec("L1", "t"), {make_batch("t", {"id"}, {{"1"}, {"2"}})});
-  ASSERT_TRUE(dst_->begin(spec("L2", "t", WriteMode::kReplace)).ok());
+  ASSERT_TRUE(dst_->begin(spec("L2", "t", WriteMode::kReplace)).is_ok());
   WriteResult r;
-  ASSERT_TRUE(dst_->write(make_batch("t", {"id"}, {{"9"}}), &r).ok());
+  ASSERT_TRUE(dst_->write(make_batch("t", {"id"}, {{"9"}}), &r).is_ok());
   dst_->rollback();
   EXPECT_EQ(q("SELECT id FROM t ORDER BY id"), (Rows{{"1"}, {"2"}}));
   EXPECT_EQ(q("SELECT count(*) FROM sqlite_master WHERE name LIKE '%ferry_new%'"), (Rows{{"0"}}));
@@ -368,7 +369,7 @@ TEST_F(SqliteDestinationTest, ACommittedLoadIdIsANoOp) {
   EXPECT_EQ(st.message(), "already committed");
   // A second instance that began before the first committed finds out at its first write.
   auto other = open();
-  ASSERT_TRUE(other->begin(spec("L2", "t")).ok());
+  ASSERT_TRUE(other->begin(spec("L2", "t")).is_ok());
   load(spec("L2", "t"), {make_batch("t", {"id"}, {{"2"}})});
   WriteResult r;
   EXPECT_EQ(other->write(make_batch("t", {"id"}, {{"3"}}), &r).code(), Code::kCancelled);
@@ -376,10 +377,10 @@ TEST_F(SqliteDestinationTest, ACommittedLoadIdIsANoOp) {
 }
 
 TEST_F(SqliteDestinationTest, RollbackLeavesNoRowsNoStateNoTables) {
-  ASSERT_TRUE(dst_->begin(spec("L1", "t")).ok());
+  ASSERT_TRUE(dst_->begin(spec("L1", "t")).is_ok());
   WriteResult r;
-  ASSERT_TRUE(dst_->write(make_batch("t", {"id"}, {{"1"}}), &r).ok());
-  ASSERT_TRUE(dst_->write_rejects({Reject{{"f.csv", 3, 10}, "bad", "x"}}).ok());
+  ASSERT_TRUE(dst_->write(make_batch("t", {"id"}, {{"1"}}), &r).is_ok());
+  ASSERT_TRUE(dst_->write_rejects({Reject{{"f.csv", 3, 10}, "bad", "x"}}).is_ok());
   dst_->rollback();
   dst_->rollback();  // safe twice
   EXPECT_EQ(q("SELECT count(*) FROM sqlite_master WHERE name = 't'"), (Rows{{"0"}}));
@@ -407,7 +408,7 @@ TEST_F(SqliteDestinationTest, StateCommitsWithTheRowsAndReadsBack) {
 
 TEST_F(SqliteDestinationTest, HostileNamesAreQuoted) {
   const std::string evil = "\"; drop table x; --";
-  ASSERT_TRUE(dst_->execute("CREATE TABLE x (a)").ok());
+  ASSERT_TRUE(dst_->execute("CREATE TABLE x (a)").is_ok());
   auto r = load(spec("L1", "we\"ird"), {make_batch("we\"ird", {"id", evil}, {{"1", "v"}})});
   EXPECT_EQ(r.rows_written, 1u);
   load(spec("L2", "we\"ird"), {make_batch("we\"ird", {"id", evil}, {{"2", "1.5"}})});  // rebuild
@@ -417,16 +418,16 @@ TEST_F(SqliteDestinationTest, HostileNamesAreQuoted) {
 }
 
 TEST_F(SqliteDestinationTest, RejectsAreStoredWithTheLoadOrSavedAfterAFailure) {
-  ASSERT_TRUE(dst_->begin(spec("L1", "t")).ok());
+  ASSERT_TRUE(dst_->begin(spec("L1", "t")).is_ok());
   Reject rej{{"s3://b/k.csv", 12, 345}, "expected 3 fields, found 4", "a,b,c,d"};
-  ASSERT_TRUE(dst_->write_rejects({rej}).ok());
-  ASSERT_TRUE(dst_->commit({}, {}).ok());
+  ASSERT_TRUE(dst_->write_rejects({rej}).is_ok());
+  ASSERT_TRUE(dst_->commit({}, {}).is_ok());
   EXPECT_EQ(q("SELECT job_id, run_id, load_id, source, line, byte_offset, reason, raw FROM "
               "_ferry_rejects"),
             (Rows{{"job_t", "run_L1", "L1", "s3://b/k.csv", "12", "345",
                    "expected 3 fields, found 4", "a,b,c,d"}}));
   auto failed = spec("L2", "t");
-  ASSERT_TRUE(dst_->save_failed_rejects(failed, {Reject{{"f", 0, -1}, "why", ""}}).ok());
+  ASSERT_TRUE(dst_->save_failed_rejects(failed, {Reject{{"f", 0, -1}, "why", ""}}).is_ok());
   EXPECT_EQ(q("SELECT load_id, line, byte_offset FROM _ferry_rejects WHERE load_id = 'L2'"),
             (Rows{{"L2", "NULL", "NULL"}}));
   EXPECT_EQ(q("SELECT count(*) FROM _ferry_loads WHERE load_id = 'L2'"), (Rows{{"0"}}));
@@ -434,7 +435,7 @@ TEST_F(SqliteDestinationTest, RejectsAreStoredWithTheLoadOrSavedAfterAFailure) {
 
 TEST_F(SqliteDestinationTest, ExecuteRunsInOneTransactionAndQueryReturnsText) {
   ASSERT_TRUE(
-      dst_->execute("CREATE TABLE a (x INTEGER, y TEXT); INSERT INTO a VALUES (1, NULL);").ok());
+      dst_->execute("CREATE TABLE a (x INTEGER, y TEXT); INSERT INTO a VALUES (1, NULL);").is_ok());
   Status st = dst_->execute("INSERT INTO a VALUES (2, 'b'); INSERT INTO nope VALUES (1);");
   EXPECT_EQ(st.code(), Code::kInvalid);
   EXPECT_THAT(st.message(), HasSubstr("no such table: nope"));
@@ -469,20 +470,20 @@ TEST_F(SqliteDestinationTest, ALockedWarehouseIsRetryable) {
   SqliteDestinationOptions fast;
   fast.busy_timeout_ms = 50;
   auto other = open(fast);
-  ASSERT_TRUE(dst_->begin(spec("L1", "t")).ok());
+  ASSERT_TRUE(dst_->begin(spec("L1", "t")).is_ok());
   WriteResult r;
-  ASSERT_TRUE(dst_->write(make_batch("t", {"id"}, {{"1"}}), &r).ok());
-  ASSERT_TRUE(other->begin(spec("L2", "u")).ok());
+  ASSERT_TRUE(dst_->write(make_batch("t", {"id"}, {{"1"}}), &r).is_ok());
+  ASSERT_TRUE(other->begin(spec("L2", "u")).is_ok());
   EXPECT_EQ(other->write(make_batch("u", {"id"}, {{"1"}}), &r).code(), Code::kRetry);
   other->rollback();
-  ASSERT_TRUE(dst_->commit({}, {}).ok());
+  ASSERT_TRUE(dst_->commit({}, {}).is_ok());
 }
 
 TEST_F(SqliteDestinationTest, OpeningAndReadingDoNotWaitForARunningLoad) {
   load(spec("L1", "t"), {make_batch("t", {"id"}, {{"1"}})});
-  ASSERT_TRUE(dst_->begin(spec("L2", "t")).ok());
+  ASSERT_TRUE(dst_->begin(spec("L2", "t")).is_ok());
   WriteResult r;
-  ASSERT_TRUE(dst_->write(make_batch("t", {"id"}, {{"2"}}), &r).ok());
+  ASSERT_TRUE(dst_->write(make_batch("t", {"id"}, {{"2"}}), &r).is_ok());
   SqliteDestinationOptions fast;
   fast.busy_timeout_ms = 50;
   auto other = open_sqlite_destination(path(), fast);
@@ -490,12 +491,12 @@ TEST_F(SqliteDestinationTest, OpeningAndReadingDoNotWaitForARunningLoad) {
   EXPECT_EQ(q("SELECT count(*) FROM t", other->get()), (Rows{{"1"}}));
   EXPECT_TRUE((*other)->read_state("job_t").ok());
   EXPECT_TRUE((*other)->tables().ok());
-  ASSERT_TRUE(dst_->commit({}, {}).ok());
+  ASSERT_TRUE(dst_->commit({}, {}).is_ok());
   EXPECT_EQ(q("SELECT count(*) FROM t", other->get()), (Rows{{"2"}}));
 }
 
 TEST_F(SqliteDestinationTest, TablesCreatedOutsideFerryGetALoadIdColumn) {
-  ASSERT_TRUE(dst_->execute("CREATE TABLE pre (id INTEGER, name VARCHAR(10))").ok());
+  ASSERT_TRUE(dst_->execute("CREATE TABLE pre (id INTEGER, name VARCHAR(10))").is_ok());
   load(spec("L1", "pre"), {make_batch("pre", {"id", "name"}, {{"1", "a"}})});
   EXPECT_EQ(q("SELECT id, name, _ferry_load_id FROM pre"), (Rows{{"1", "a", "L1"}}));
 }

@@ -49,7 +49,7 @@ class FileSource final : public Source {
     fs::path sub = ctx.options.value("path", "");
     target_ = (sub.empty() ? base_ : base_ / sub).lexically_normal();
     pattern_ = ctx.options.value("pattern", "");
-    return Status::ok();
+    return Status::success();
   }
 
   Result<std::vector<StreamInfo>> discover() override {
@@ -114,7 +114,7 @@ class FileSource final : public Source {
       }
       if (todo.empty() && !removed && !files.empty()) {
         sink.unchanged("no file changed since the last load");
-        return Status::ok();
+        return Status::success();
       }
       todo.clear();
       for (const FileEntry& f : files)
@@ -127,7 +127,7 @@ class FileSource final : public Source {
       seen[f->rel] = {{"size", f->size}, {"mtime_ns", f->mtime_ns}, {"hash", hash}};
       sink.set_state("files", seen);
     }
-    return Status::ok();
+    return Status::success();
   }
 
  private:

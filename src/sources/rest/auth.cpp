@@ -21,7 +21,7 @@ Result<std::string> required_text(const json& auth, const std::string& type,
 
 class NoAuth final : public Auth {
  public:
-  Status apply(net::HttpClient&, net::Headers&, Params&) override { return Status::ok(); }
+  Status apply(net::HttpClient&, net::Headers&, Params&) override { return Status::success(); }
 };
 
 class HeaderAuth final : public Auth {
@@ -30,7 +30,7 @@ class HeaderAuth final : public Auth {
       : name_(std::move(name)), value_(std::move(value)) {}
   Status apply(net::HttpClient&, net::Headers& headers, Params&) override {
     headers.emplace_back(name_, value_);
-    return Status::ok();
+    return Status::success();
   }
 
  private:
@@ -43,7 +43,7 @@ class QueryAuth final : public Auth {
       : name_(std::move(name)), value_(std::move(value)) {}
   Status apply(net::HttpClient&, net::Headers&, Params& query) override {
     set_param(query, name_, value_);
-    return Status::ok();
+    return Status::success();
   }
   std::vector<std::string> secret_params() const override { return {name_}; }
 
@@ -84,7 +84,7 @@ class OAuth2 final : public Auth {
       FERRY_ASSIGN(token, fetch(client));
     }
     headers.emplace_back("Authorization", "Bearer " + token);
-    return Status::ok();
+    return Status::success();
   }
 
   bool refresh() override {

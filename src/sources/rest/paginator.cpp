@@ -190,7 +190,7 @@ Status check_keys(const json& o, const std::string& type, std::vector<std::strin
       return Status::invalid("paginate type {} has no option '{}' (it has: {})", type, k, list);
     }
   }
-  return Status::ok();
+  return Status::success();
 }
 
 }  // namespace

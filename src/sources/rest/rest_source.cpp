@@ -130,7 +130,7 @@ class RestSource final : public Source {
       if (f.contains("values") && !f["values"].is_array())
         return Status::invalid("for_each.values must be a list");
     }
-    return Status::ok();
+    return Status::success();
   }
 
   Result<std::vector<StreamInfo>> discover() override {
@@ -156,7 +156,7 @@ class RestSource final : public Source {
       FERRY_TRY(read_endpoint(endpoint(ctx_.options, name, value)));
     }
     if (!column.empty()) FERRY_TRY(sink.set_constant(column, std::nullopt));
-    return Status::ok();
+    return Status::success();
   }
 
  private:
@@ -281,7 +281,7 @@ class RestSource final : public Source {
         if (fetch.valid()) fetch.wait();
         return st;
       }
-      if (!more) return Status::ok();
+      if (!more) return Status::success();
       auto fetched = fetch.get();
       if (!fetched.ok()) return fetched.status();
       res = std::move(fetched).value();
@@ -319,7 +319,7 @@ class RestSource final : public Source {
   // Parses the body and counts its records; a body that is not what the job expects is an
   // error here, before any of its records reach the sink.
   Status parse(const net::HttpRequest& req, const net::HttpResponse& res, Page& page) {
-    if (res.body.empty()) return Status::ok();  // 204 or an empty page
+    if (res.body.empty()) return Status::success();  // 204 or an empty page
     if (format_ == Format::kJsonLines) {
       size_t lines = 0;
       size_t start = 0;
@@ -330,7 +330,7 @@ class RestSource final : public Source {
         start = end + 1;
       }
       page.records = lines;
-      return Status::ok();
+      return Status::success();
     }
     if (auto err = parser_.parse(res.body).get(page.body)) {
       std::string start = res.body.substr(0, 120);
@@ -346,7 +346,7 @@ class RestSource final : public Source {
       if (!page.body.at_pointer(ctx_.options.value("rows", "/rows")).get(rows) &&
           !rows.get_array().get(list))
         page.records = list.size();
-      return Status::ok();
+      return Status::success();
     }
     simdjson::dom::element records = page.body;
     if (!records_.empty() && page.body.at_pointer(records_).get(records)) {
@@ -367,14 +367,14 @@ class RestSource final : public Source {
     } else {
       page.records = records.is_null() ? 0 : 1;
     }
-    return Status::ok();
+    return Status::success();
   }
 
   Status read_endpoint(const Endpoint& e) {
     std::vector<Reject> rejects;
     return walk(e, paginate_,
                 [&](const net::HttpRequest& req, const net::HttpResponse& res, Page& page) {
-                  if (res.body.empty()) return Status::ok();
+                  if (res.body.empty()) return Status::success();
                   Origin origin{req.display_url, 1, -1};
                   if (format_ == Format::kJsonLines)
                     return sink_->json(res.body, JsonLayout::kLines, "", origin);
@@ -386,7 +386,7 @@ class RestSource final : public Source {
                   for (Reject& r : rejects)
                     FERRY_TRY(sink_->reject(std::move(r)));
                   if (batch_.num_rows() > 0) FERRY_TRY(sink_->rows(batch_));
-                  return Status::ok();
+                  return Status::success();
                 });
   }
 
@@ -405,11 +405,11 @@ class RestSource final : public Source {
     Status st = walk(
         e, from.contains("paginate") ? from["paginate"] : json(),
         [&](const net::HttpRequest& req, const net::HttpResponse&, Page& page) {
-          if (!page.has_body) return Status::ok();
+          if (!page.has_body) return Status::success();
           simdjson::dom::element list = page.body;
-          if (!pointer.empty() && page.body.at_pointer(pointer).get(list)) return Status::ok();
+          if (!pointer.empty() && page.body.at_pointer(pointer).get(list)) return Status::success();
           simdjson::dom::array items;
-          if (list.get_array().get(items)) return Status::ok();
+          if (list.get_array().get(items)) return Status::success();
           for (simdjson::dom::element r : items) {
             simdjson::dom::element v;
             if (r.at_pointer(field).get(v) || v.is_null()) {
@@ -418,7 +418,7 @@ class RestSource final : public Source {
             std::string_view text;
             values.push_back(v.get_string().get(text) ? simdjson::minify(v) : std::string(text));
           }
-          return Status::ok();
+          return Status::success();
         });
     format_ = saved;
     records_ = saved_records;

@@ -101,7 +101,7 @@ Status SchemaRowsReader::read_fields(element page, const Origin& origin) {
     }
     page_cols_.push_back(idx);
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Result<size_t> SchemaRowsReader::read(element page, const Origin& origin, Batch& batch,

@@ -49,7 +49,7 @@ class ObjectStream final : public InputStream {
     cv_.wait(lock, [&] { return headers_ready_ || done_; });
     if (!headers_ready_ && done_ && !final_.is_ok()) return final_;
     if (meta != nullptr) *meta = meta_;
-    return Status::ok();
+    return Status::success();
   }
 
   Result<size_t> read(char* buf, size_t n) override {
@@ -122,10 +122,10 @@ class ObjectStream final : public InputStream {
       int64_t skip = 0;  // bytes to drop when a server ignores Range (200, not 206)
       const int64_t before = offset_;
       auto on_headers = [&](const net::HttpResponse& r) -> Status {
-        if (r.status != 200 && r.status != 206) return Status::ok();  // worded below
+        if (r.status != 200 && r.status != 206) return Status::success();  // worded below
         if (resuming) {
           if (r.status == 200) skip = offset_;
-          return Status::ok();
+          return Status::success();
         }
         std::lock_guard lock(mu_);
         meta_.etag = unquote_etag(r.header("etag").value_or(""));
@@ -139,7 +139,7 @@ class ObjectStream final : public InputStream {
         }
         headers_ready_ = true;
         cv_.notify_all();
-        return Status::ok();
+        return Status::success();
       };
       auto on_body = [&](std::string_view data) -> Status {
         if (skip > 0) {
@@ -149,10 +149,10 @@ class ObjectStream final : public InputStream {
         }
         if (!push(data)) return Status(Code::kCancelled, "the reader stopped");
         offset_ += static_cast<int64_t>(data.size());
-        return Status::ok();
+        return Status::success();
       };
       auto res = client_.http_.send_streaming(req, on_headers, on_body);
-      if (abandoned()) return finish(Status::ok());
+      if (abandoned()) return finish(Status::success());
 
       // Transfer failure after the object started: resume where it broke, unless libcurl
       // was decoding a Content-Encoding (its offsets are not the object's bytes).
@@ -175,12 +175,12 @@ class ObjectStream final : public InputStream {
       if (again && retries < policy.max_retries) {
         ++retries;
         if (!wait_unless_abandoned(net::backoff_delay(policy, retries)))
-          return finish(Status::ok());
+          return finish(Status::success());
         continue;
       }
       if (!res.ok()) return finish(res.status());
       long status = res->status;
-      if (status == 200 || status == 206) return finish(Status::ok());
+      if (status == 200 || status == 206) return finish(Status::success());
       if (resuming && status == 412)
         return finish(
             Status::retry("{} was overwritten while it was being read; it will be "

@@ -55,7 +55,7 @@ Status parse_record(const json& r, int depth, std::vector<S3EventObject>& out) {
     e.size = size_at(*o, "size");
     e.etag = unquote_etag(string_at(*o, "eTag"));
     out.push_back(std::move(e));
-    return Status::ok();
+    return Status::success();
   }
   if (auto sns = r.find("Sns"); sns != r.end() && sns->is_object())
     return parse_embedded(string_at(*sns, "Message"), depth, out);
@@ -69,13 +69,13 @@ Status parse_value(const json& j, int depth, std::vector<S3EventObject>& out) {
   if (j.is_array()) {
     for (const json& item : j)
       FERRY_TRY(parse_value(item, depth + 1, out));
-    return Status::ok();
+    return Status::success();
   }
   if (!j.is_object()) return Status::invalid("S3 event: expected a JSON object");
   if (auto rec = j.find("Records"); rec != j.end() && rec->is_array()) {
     for (const json& r : *rec)
       FERRY_TRY(parse_record(r, depth, out));
-    return Status::ok();
+    return Status::success();
   }
   if (j.contains("Message") && j["Message"].is_string())  // an SNS notification
     return parse_embedded(j["Message"].get<std::string>(), depth, out);
@@ -94,9 +94,9 @@ Status parse_value(const json& j, int depth, std::vector<S3EventObject>& out) {
     e.size = size_at(*o, "size");
     e.etag = unquote_etag(string_at(*o, "etag"));
     out.push_back(std::move(e));
-    return Status::ok();
+    return Status::success();
   }
-  if (string_at(j, "Event") == "s3:TestEvent") return Status::ok();
+  if (string_at(j, "Event") == "s3:TestEvent") return Status::success();
   return Status::invalid(
       "S3 event: not an S3 notification (expected Records, an SNS or SQS envelope, or an "
       "EventBridge event from aws.s3)");

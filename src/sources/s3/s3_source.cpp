@@ -111,7 +111,7 @@ class S3Source final : public Source {
         if (k.is_string()) keys_.push_back(k.get<std::string>());
     }
     client_ = std::make_unique<s3::S3Client>(std::move(cfg));
-    return Status::ok();
+    return Status::success();
   }
 
   Result<std::vector<StreamInfo>> discover() override {
@@ -121,6 +121,8 @@ class S3Source final : public Source {
       out.push_back(StreamInfo{client_->display(o.key), {}});
     return out;
   }
+
+  Result<bool> has_new() override { return s3::has_new_objects(ctx_); }
 
   Status read(SourceSink& sink) override {
     FERRY_ASSIGN(std::vector<ObjectInfo> objects, list());
@@ -155,7 +157,7 @@ class S3Source final : public Source {
                                           [&](const ObjectInfo& o) { return o.key == key; });
       if (todo.empty() && !removed && !objects.empty()) {
         sink.unchanged("no object changed since the last load");
-        return Status::ok();
+        return Status::success();
       }
       todo.clear();
       for (const ObjectInfo& o : objects)
@@ -174,7 +176,7 @@ class S3Source final : public Source {
       seen[o->key] = {{"etag", etag}, {"size", o->size}, {"last_modified", o->last_modified}};
       sink.set_state("objects", seen);
     }
-    return Status::ok();
+    return Status::success();
   }
 
  private:

@@ -59,7 +59,7 @@ class Parser {
     size_t end = s_.find(close, i_);
     if (end == std::string_view::npos) return error(what);
     i_ = end + close.size();
-    return Status::ok();
+    return Status::success();
   }
 
   // Whitespace, comments, processing instructions and a DOCTYPE outside the root element.
@@ -74,7 +74,7 @@ class Parser {
       } else if (at("<!DOCTYPE")) {
         FERRY_TRY(skip_past(">", "unterminated DOCTYPE"));
       } else {
-        return Status::ok();
+        return Status::success();
       }
     }
   }
@@ -129,7 +129,7 @@ class Parser {
       }
       k = semi;
     }
-    return Status::ok();
+    return Status::success();
   }
 
   // REQUIRES: at '<' of a start tag.
@@ -145,7 +145,7 @@ class Parser {
         ++i_;
       if (at("/>")) {
         i_ += 2;
-        return Status::ok();
+        return Status::success();
       }
       if (at(">")) {
         ++i_;
@@ -176,7 +176,7 @@ class Parser {
           ++i_;
         if (!at(">")) return error("unterminated end tag");
         ++i_;
-        return Status::ok();
+        return Status::success();
       }
       if (at("<!--")) {
         FERRY_TRY(skip_past("-->", "unterminated comment"));
