@@ -9,6 +9,7 @@ packages=(
   zlib1g-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libhowardhinnant-date-dev
   libcpp-httplib-dev awscli postgresql
   python3 python3-aiosmtpd gzip time
+  chromium  # the web UI's browser tests (driven by npm playwright-core; it downloads no browser)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,6 +10,7 @@
 #include "core/redact.h"
 #include "pipeline/applied.h"
 #include "pipeline/registry.h"
+#include "server/ui.h"
 
 namespace ferry::server {
 namespace {
@@ -173,6 +174,7 @@ void HttpApi::stop() {
 
 void HttpApi::routes() {
   httplib::Server& s = *http_;
+  register_ui_routes(s);
   s.set_payload_max_length(1 << 20);
 
   // Tokens: reads need either token, writes the admin token; none configured = open.
