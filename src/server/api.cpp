@@ -10,6 +10,7 @@
 #include "core/redact.h"
 #include "pipeline/applied.h"
 #include "pipeline/registry.h"
+#include "pipeline/s3_events.h"
 #include "server/ui.h"
 
 namespace ferry::server {
@@ -384,6 +385,29 @@ void HttpApi::routes() {
     auto q = daemon_.trigger(ids, "api batch");
     json out = {{"runs", queued_json(q)}, {"batch", q.empty() ? "" : q[0].batch_id}};
     reply(res, 202, out);
+  });
+
+  // An S3 event notification (as SNS, SQS, EventBridge or a Lambda forwards it): queues runs
+  // of exactly the jobs whose bucket/prefix/pattern match, for exactly the named objects.
+  s.Post("/api/events/s3", [this](const httplib::Request& req, httplib::Response& res) {
+    auto runs = jobs_for_s3_event(*daemon_.project(), req.body);
+    if (!runs.ok()) return error(res, status_of(runs.status()), runs.status().message());
+    std::vector<JobDefinition> defs;
+    json keys = json::object();
+    for (const S3EventRun& r : runs.value()) {
+      defs.push_back(r.job);
+      keys[r.job.id] = r.keys;
+    }
+    auto queued = daemon_.trigger_definitions(defs, "s3 event");
+    json out = json::array();
+    for (const Queued& q : queued) {
+      out.push_back({{"job", q.job_id},
+                     {"run", q.run_id == 0 ? json() : json(q.run_id)},
+                     {"batch", q.batch_id},
+                     {"keys", keys[q.job_id]},
+                     {"note", q.note}});
+    }
+    reply(res, 202, {{"runs", out}});
   });
 
   s.Get("/api/runs", [this](const httplib::Request& req, httplib::Response& res) {

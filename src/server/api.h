@@ -11,6 +11,8 @@
 //   DELETE /api/jobs/{id}                remove the row
 //   POST   /api/jobs/{id}/runs           queue a run now
 //   POST   /api/batches                  {"jobs": [ids]} or {"all": true}: one batch
+//   POST   /api/events/s3                an S3 event notification: runs of the matching jobs
+//                                        for exactly the objects it names
 //   GET    /api/runs?job=&state=&batch=&limit=
 //   GET    /api/runs/{id}                one run with its audit rows
 //   GET    /api/audit?job=&run=&limit=

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "integration/ferry_process.h"
+#include "integration/serve_process.h"
 #include "sources/s3/s3_source.h"
 #include "testing.h"
 
@@ -749,6 +750,40 @@ TEST_F(S3Server, DownloadCutMidObjectIsResumed) {
   EXPECT_EQ(rows("SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM ods"),
             (Rows{{"20000", "20000", "0", "19999"}}));
   EXPECT_EQ(value("SELECT payload FROM ods WHERE id = 12345"), "row-12345-padding-padding-padding");
+}
+
+TEST_F(S3Server, ServeLoadsNewObjectsAndExactlyTheObjectsAnEventNames) {
+  put("in/a.csv", "id\n1\n");
+  write_project("prefix: in/, pattern: \"*.csv\"");
+  // `on: new_objects` for the first job; a second job only for events.
+  std::string y = read_file(project_.path() / "ferry.yml");
+  y += "    on: new_objects\n    poll: 300ms\n";
+  project_.write("ferry.yml", y);
+  Serve serve(project_, {}, {{"S3_SECRET", kSecret}});
+  ASSERT_GT(serve.port(), 0) << serve.log();
+  ASSERT_TRUE(eventually([&] { return value("SELECT COUNT(*) FROM ods") == "1"; })) << serve.log();
+  put("in/b.csv", "id\n2\n");  // dropped while serving: loaded within a few polls
+  ASSERT_TRUE(eventually([&] { return value("SELECT COUNT(*) FROM ods") == "2"; })) << serve.log();
+
+  // An event naming one new key and one outside the pattern: exactly the one loads.
+  put("in/c.csv", "id\n3\n");
+  put("in/d.txt", "id\n4\n");
+  auto c = serve.client();
+  auto res = c.Post("/api/events/s3",
+                    s3_event_json({{"ObjectCreated:Put", bucket_, "in/c.csv"},
+                                   {"ObjectCreated:Put", bucket_, "in/d.txt"}}),
+                    "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 202) << res->body;
+  auto answer = nlohmann::json::parse(res->body);
+  ASSERT_EQ(answer["runs"].size(), 1u) << answer;
+  EXPECT_EQ(answer["runs"][0]["keys"], nlohmann::json::array({"in/c.csv"}));
+  ASSERT_TRUE(eventually([&] { return value("SELECT COUNT(*) FROM ods") == "3"; })) << serve.log();
+  auto bad = c.Post("/api/events/s3", "{\"not\": \"an event\"}", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(serve.stop(), 0);
+  EXPECT_EQ(rows("SELECT id FROM ods ORDER BY id"), (Rows{{"1"}, {"2"}, {"3"}}));
 }
 
 }  // namespace
