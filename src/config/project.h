@@ -134,6 +134,8 @@ struct JobSpec {
   nlohmann::json columns = nlohmann::json::object();  // constant columns, params filled in
   std::string schedule, every, on;                    // "" when not set
   std::string poll;                                   // duration text, "" = the default
+  std::string timeout;                                // duration text, "" = none
+  std::string catchup;                                // none | all ("" = none)
   int max_rejects = 0;
   SchemaPolicy schema = SchemaPolicy::kEvolve;
   int max_depth = 0;  // 0 = no limit

@@ -186,6 +186,8 @@ class Resolver {
     spec_.every = text_of(member(job, "every"));
     spec_.on = text_of(member(job, "on"));
     spec_.poll = text_of(member(job, "poll"));
+    spec_.timeout = text_of(member(job, "timeout"));
+    spec_.catchup = text_of(member(job, "catchup"));
     integer(job, "max_rejects", "max_rejects", &spec_.max_rejects, 0);
     schema(member(job, "schema"));
     const json& nesting = member(job, "nesting");

@@ -53,6 +53,12 @@ std::vector<OptionDecl> job_body() {
       opt("enabled", T::kBool, "A disabled job keeps its row but never runs.", "true"),
       opt("priority", T::kInt, "Higher runs first when a batch has more jobs than slots.", "0"),
       opt("retries", T::kMap, "Retries of a failed run: `max_attempts`, `backoff`."),
+      opt("timeout", T::kDuration,
+          "`ferry serve` cancels a run that takes longer (recorded as cancelled)."),
+      opt("catchup", T::kString,
+          "Cron ticks missed while `ferry serve` was down: none (one run at start if any was "
+          "missed) or all (one run per missed tick, at most 100).",
+          "none"),
   };
 }
 
@@ -246,6 +252,11 @@ const std::vector<std::string>& write_modes() {
 const std::vector<std::string>& schema_policies() {
   static const std::vector<std::string> kValues = {"evolve", "freeze", "discard_row",
                                                    "discard_value"};
+  return kValues;
+}
+
+const std::vector<std::string>& catchup_modes() {
+  static const std::vector<std::string> kValues = {"none", "all"};
   return kValues;
 }
 

@@ -31,6 +31,7 @@ const std::vector<OptionDecl>& webhook_options();      // control: - webhook:
 // Allowed values of the enumerated keys.
 const std::vector<std::string>& write_modes();      // append, merge, replace
 const std::vector<std::string>& schema_policies();  // evolve, freeze, discard_row, discard_value
+const std::vector<std::string>& catchup_modes();    // none, all
 const std::vector<std::string>& job_events();       // new_objects
 const std::vector<std::string>& batch_events();     // batch_succeeded, batch_failed, ...
 const std::vector<std::string>& webhook_methods();  // GET, POST, PUT, PATCH, DELETE

@@ -487,6 +487,7 @@ class Checker {
     }
     check_enum(job, "schema", pointer, schema_policies());
     check_enum(job, "on", pointer, job_events());
+    check_enum(job, "catchup", pointer, catchup_modes());
     check_min(job, "max_rejects", pointer, 0);
     const json& schedule = member(job, "schedule");
     if (plain_string(schedule) && !is_cron(schedule.get<std::string>())) {

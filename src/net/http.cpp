@@ -88,6 +88,11 @@ size_t on_body_bytes(char* data, size_t size, size_t n, void* user) {
   return bytes;
 }
 
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancelled = static_cast<const std::function<bool()>*>(user);
+  return (*cancelled)() ? 1 : 0;  // non-zero aborts the transfer
+}
+
 // Transport failures in plain words; transient ones are kRetry.
 Status transport_error(CURLcode rc, const char* detail, const std::string& url) {
   std::string what = detail[0] != '\0' ? detail : curl_easy_strerror(rc);
@@ -190,6 +195,11 @@ Result<HttpResponse> HttpClient::send_streaming(
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, o.verify_tls ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, o.verify_tls ? 2L : 0L);
   if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+  if (o.cancelled) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &o.cancelled);
+  }
 
   if (request.method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
@@ -221,6 +231,7 @@ Result<HttpResponse> HttpClient::send_streaming(
   curl_slist_free_all(headers);
 
   if (!t.stopped.is_ok()) return t.stopped;
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return Status(Code::kCancelled, "cancelled");
   if (rc != CURLE_OK) return transport_error(rc, impl_->error, display);
   if (!t.headers_done && !t.finish_headers()) return t.stopped;  // an empty body
   char* effective = nullptr;

@@ -36,6 +36,9 @@ struct HttpOptions {
   bool verify_tls = true;
   std::string ca_file;  // PEM bundle; empty = the system's
   std::string user_agent = "ferry/0.1";
+  // Polled during transfers (a few times a second); returning true aborts the request with
+  // Code::kCancelled. Lets a run's cancel (shutdown, timeout) stop a slow request at once.
+  std::function<bool()> cancelled;
 };
 
 struct HttpRequest {

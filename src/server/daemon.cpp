@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <ctime>
 #include <random>
 
 #include "core/duration.h"
@@ -49,6 +50,7 @@ Status Daemon::start() {
   {
     std::lock_guard lock(mu_);
     FERRY_TRY(load_config_locked());
+    catch_up_locked(Clock::now());
     // Runs queued before (by `ferry run` killed before it began, or an API call to a daemon
     // that stopped) are taken up again.
     RunFilter f;
@@ -187,6 +189,13 @@ Status Daemon::load_config_locked() {
       s.status.schedule = spec->schedule;
       s.status.every = spec->every;
       s.status.on = spec->on;
+      s.status.catchup = spec->catchup.empty() ? "none" : spec->catchup;
+      s.status.timeout = std::chrono::milliseconds(0);
+      if (!spec->timeout.empty()) {
+        auto secs = parse_duration_seconds(spec->timeout);
+        if (secs.ok() && secs.value() > 0)
+          s.status.timeout = std::chrono::milliseconds(static_cast<int64_t>(secs.value() * 1000));
+      }
       s.status.poll = std::chrono::milliseconds(5'000);
       if (!spec->poll.empty()) {
         auto secs = parse_duration_seconds(spec->poll);
@@ -318,6 +327,7 @@ void Daemon::scheduler_loop() {
       if (!st.is_ok()) spdlog::error("reloading the config table: {}", redact(st.message()));
       last_reload = now;
     }
+    enforce_timeouts_locked(now);
     // Every job due now is queued in one batch.
     std::string batch;
     for (auto& [id, s] : sched_) {
@@ -392,6 +402,65 @@ void Daemon::poller_loop() {
   }
 }
 
+namespace {
+
+// "2026-11-25T14:42:05.452Z" -> a time point; nullopt when it does not parse.
+std::optional<Clock::time_point> parse_iso(const std::string& iso) {
+  std::tm tm{};
+  if (sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+             &tm.tm_min, &tm.tm_sec) != 6)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return Clock::from_time_t(timegm(&tm));
+}
+
+}  // namespace
+
+void Daemon::catch_up_locked(Clock::time_point now) {
+  std::string batch;
+  for (auto& [id, s] : sched_) {
+    if (s.status.schedule.empty() || !s.status.job.enabled || !s.status.error.empty()) continue;
+    RunFilter f;
+    f.job_id = id;
+    f.limit = 1;
+    auto last = meta_->list_runs(f);
+    if (!last.ok() || last->empty()) continue;  // never ran: nothing was missed
+    auto since = parse_iso(last->front().queued_at);
+    if (!since) continue;
+    size_t max = s.status.catchup == "all" ? 100 : 1;
+    auto missed = missed_cron_ticks(s.status.schedule, project_->timezone, *since, now, max);
+    if (!missed.ok() || missed->empty()) continue;
+    if (batch.empty()) batch = new_batch_id();
+    if (s.status.catchup == "all") {
+      for (size_t i = 0; i < missed->size(); ++i)  // each its own run (not coalesced)
+        enqueue_locked(id, batch, "catchup", s.status.job);
+    } else {
+      enqueue_locked(id, batch, "catchup");
+    }
+    (void)audit(
+        *meta_, 0, id, "info", "catchup",
+        fmt::format("{} cron ticks missed since {}; {} queued", missed->size(),
+                    last->front().queued_at, s.status.catchup == "all" ? missed->size() : 1),
+        {{"missed", missed->size()}, {"catchup", s.status.catchup}});
+  }
+  if (!batch.empty() && batches_.count(batch) && batches_[batch].pending == 0)
+    batches_.erase(batch);
+}
+
+void Daemon::enforce_timeouts_locked(Clock::time_point now) {
+  for (auto& [run_id, d] : deadlines_) {
+    if (d.at > now) continue;
+    auto flag = cancel_flags_.find(run_id);
+    if (flag == cancel_flags_.end() || flag->second->load()) continue;
+    *flag->second = true;
+    (void)audit(*meta_, run_id, d.job_id, "error", "run_timed_out",
+                fmt::format("cancelled: the run took longer than its timeout ({:.1f}s)",
+                            d.timeout.count() / 1000.0),
+                {{"timeout_seconds", d.timeout.count() / 1000.0}});
+  }
+}
+
 int Daemon::pick_locked(Clock::time_point now) const {
   int best = -1;
   for (size_t i = 0; i < queue_.size(); ++i) {
@@ -435,6 +504,10 @@ void Daemon::worker_loop() {
     int max_attempts = 1;
     std::string backoff;
     if (auto it = sched_.find(item.job_id); it != sched_.end()) {
+      if (it->second.status.timeout.count() > 0) {
+        deadlines_[item.run_id] = {Clock::now() + it->second.status.timeout, item.job_id,
+                                   it->second.status.timeout};
+      }
       it->second.status.queued = false;
       it->second.status.running = true;
       def = item.definition ? *item.definition : it->second.status.job;
@@ -475,6 +548,7 @@ void Daemon::worker_loop() {
 
     lock.lock();
     cancel_flags_.erase(item.run_id);
+    deadlines_.erase(item.run_id);
     running_jobs_.erase(item.job_id);
     if (--running_per_connection_[item.connection] <= 0)
       running_per_connection_.erase(item.connection);

@@ -56,7 +56,9 @@ struct JobStatus {
   std::string source_kind, source_connection, table;
   std::string schedule, every, on;
   std::chrono::milliseconds poll{5'000};  // on: new_objects
-  std::string error;                      // why the job cannot be resolved ("" when it can)
+  std::chrono::milliseconds timeout{0};   // 0 = none
+  std::string catchup = "none";
+  std::string error;  // why the job cannot be resolved ("" when it can)
   std::optional<Clock::time_point> next_run;
   bool queued = false, running = false;
 };
@@ -143,6 +145,10 @@ class Daemon {
   void finish_batch(const std::string& batch_id, const Batch& batch);
   Status load_config_locked();
   void compute_next_locked(Sched& s, Clock::time_point now);
+  // At start: runs for cron ticks missed while no daemon ran (per the job's `catchup`).
+  void catch_up_locked(Clock::time_point now);
+  // Cancels runs past their job's timeout.
+  void enforce_timeouts_locked(Clock::time_point now);
 
   std::unique_ptr<Metastore> meta_;
   const Project files_;
@@ -160,6 +166,12 @@ class Daemon {
   std::map<std::string, int> connection_limits_;
   std::map<std::string, Batch> batches_;
   std::map<int64_t, std::shared_ptr<std::atomic<bool>>> cancel_flags_;  // running runs
+  struct Deadline {
+    Clock::time_point at;
+    std::string job_id;
+    std::chrono::milliseconds timeout;
+  };
+  std::map<int64_t, Deadline> deadlines_;  // running runs whose job has a timeout
   Counters counters_;
 
   std::atomic<bool> stopping_{false};

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -16,5 +17,11 @@ namespace ferry::server {
 Result<std::chrono::system_clock::time_point> next_cron_tick(
     const std::string& cron, const std::string& timezone,
     std::chrono::system_clock::time_point after);
+
+// The ticks of `cron` in (from, to], oldest first, at most `max`.
+Result<std::vector<std::chrono::system_clock::time_point>> missed_cron_ticks(
+    const std::string& cron, const std::string& timezone,
+    std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to,
+    size_t max);
 
 }  // namespace ferry::server

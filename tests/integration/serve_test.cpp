@@ -376,6 +376,74 @@ templates:
   EXPECT_EQ(serve.stop(), 0);
 }
 
+TEST(Serve, ARunPastItsTimeoutIsCancelled) {
+  ApiServer api({.orders = 5});
+  ASSERT_GT(api.start(), 0);
+  api.set_fault(
+      {.path = "/orders_by_offset", .kind = Fault::Kind::kDelay, .times = -1, .delay_ms = 5000});
+  TempDir dir;
+  dir.write("ferry.yml", project(api, R"(  - id: stuck
+    source: {connection: api, path: /orders_by_offset, records: /results}
+    target: {table: stuck}
+    timeout: 300ms
+)"));
+  Serve serve(dir);
+  ASSERT_GT(serve.port(), 0) << serve.log();
+  auto c = serve.client();
+  auto res = c.Post("/api/jobs/stuck/runs", "", "application/json");
+  ASSERT_TRUE(res);
+  int64_t run = json::parse(res->body)["run"].get<int64_t>();
+  json detail;
+  ASSERT_TRUE(eventually([&] {
+    detail = get_json(c, "/api/runs/" + std::to_string(run));
+    return detail["state"] == "cancelled";
+  })) << detail;
+  bool timed_out = false;
+  for (const auto& e : detail["audit"])
+    timed_out = timed_out || e["event"] == "run_timed_out";
+  EXPECT_TRUE(timed_out) << detail;
+  EXPECT_EQ(query_value(dir.str(), "SELECT COUNT(*) FROM stuck"), "<no rows>");
+  EXPECT_EQ(serve.stop(), 0);
+}
+
+// A yearly job whose last run was two New Years ago: `catchup: none` queues one run at start,
+// `catchup: all` one per missed tick.
+class ServeCatchup : public ::testing::TestWithParam<std::pair<std::string, size_t>> {};
+
+TEST_P(ServeCatchup, MissedCronTicksAreRunAtStart) {
+  ApiServer api({.orders = 5});
+  ASSERT_GT(api.start(), 0);
+  TempDir dir;
+  dir.write("ferry.yml", project(api, R"(  - id: yearly
+    source: {connection: api, path: /orders_by_offset, records: /results}
+    target: {table: yearly}
+    schedule: "0 0 1 1 *"
+    catchup: )" + GetParam().first + "\n"));
+  ASSERT_EQ(run_ferry(dir.str(), {"apply"}).exit_code, 0);
+  std::string meta = (dir.path() / ".ferry/meta.db").string();
+  std::string insert = "sqlite3 " + meta +
+                       " \"INSERT INTO ferry_runs (job_id, batch_id, state, attempt, queued_at) "
+                       "VALUES ('yearly', 'old', 'succeeded', 1, "
+                       "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 years', '+1 day'))\"";
+  ASSERT_EQ(std::system(insert.c_str()), 0);
+  Serve serve(dir);
+  ASSERT_GT(serve.port(), 0) << serve.log();
+  auto c = serve.client();
+  json runs;
+  ASSERT_TRUE(eventually([&] {
+    runs = get_json(c, "/api/runs?job=yearly&state=succeeded&limit=0");
+    return runs.size() == GetParam().second + 1;  // + the old one
+  })) << runs
+      << serve.log();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(get_json(c, "/api/runs?job=yearly&limit=0").size(), GetParam().second + 1);
+  EXPECT_EQ(serve.stop(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ServeCatchup,
+                         ::testing::Values(std::make_pair(std::string("none"), size_t{1}),
+                                           std::make_pair(std::string("all"), size_t{2})));
+
 TEST(Serve, NewFilesInAWatchedFolderAreLoadedOnceEach) {
   TempDir dir;
   dir.write("ferry.yml", R"(project: watch

@@ -88,6 +88,7 @@ class RestSource final : public Source {
     FERRY_ASSIGN(http.timeout, duration_option(c, "timeout", "60s"));
     FERRY_ASSIGN(http.connect_timeout, duration_option(c, "connect_timeout", "10s"));
     http.idle_timeout = http.timeout;
+    http.cancelled = [this] { return sink_ != nullptr && sink_->cancelled(); };
     http.verify_tls = c.value("verify_tls", true);
     http.ca_file = c.value("ca_file", "");
     if (!http.verify_tls)
