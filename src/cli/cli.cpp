@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   serve->add_option("--concurrency,-n", serve_args.concurrency, "Runs at once (default: project)");
   serve->add_option("--grace", serve_args.grace,
                     "On SIGTERM, how long running jobs may finish before they are cancelled");
+  serve->add_option("--log-format", serve_args.log_format, "text, or json (one object per line)");
   serve->callback([&] { code = cmd_serve(ctx, serve_args); });
 
   std::string filter_job;

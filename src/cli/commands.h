@@ -46,6 +46,7 @@ struct ServeArgs {
   std::string listen;   // "" = the project's api.listen or 127.0.0.1:8765
   int concurrency = 0;  // 0 = the project's
   std::string grace = "30s";
+  std::string log_format = "text";  // text | json
 };
 int cmd_serve(const Context& ctx, const ServeArgs& args);
 

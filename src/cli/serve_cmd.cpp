@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "core/duration.h"
+#include "core/log.h"
 #include "core/redact.h"
 #include "server/api.h"
 #include "server/daemon.h"
@@ -42,6 +43,7 @@ int cmd_serve(const Context& ctx, const ServeArgs& args) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (Status st = set_log_format(args.log_format); !st.is_ok()) return fail(st);
   auto files = load_files(ctx);
   if (!files.ok()) return fail(files.status());
   auto meta = open_meta(files.value());

@@ -11,6 +11,7 @@
 #include "pipeline/applied.h"
 #include "pipeline/registry.h"
 #include "pipeline/s3_events.h"
+#include "server/openapi.h"
 #include "server/ui.h"
 
 namespace ferry::server {
@@ -456,6 +457,10 @@ void HttpApi::routes() {
     for (const AuditEvent& e : events.value())
       out.push_back(audit_json(e));
     reply(res, 200, out);
+  });
+
+  s.Get("/api/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, openapi_document());
   });
 
   s.Get("/api/me", [this](const httplib::Request& req, httplib::Response& res) {

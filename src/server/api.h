@@ -21,6 +21,7 @@
 //   POST   /api/versions/{v}/rollback    re-apply version v as a new version
 //   GET    /api/templates                templates and the params each needs
 //   GET    /api/me                       {"role": "admin" | "read" | "open"}
+//   GET    /api/openapi.json             this list as an OpenAPI 3.0 document
 //   POST   /api/jobs?dry_run=1           validate a new job and show its plan, add nothing
 //
 // Tokens come from the project's `api:` block (`admin_token`, `read_token`, as ${ENV}); as

@@ -8,6 +8,8 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cstring>
+#include <sstream>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -72,11 +74,25 @@ TEST(Serve, RunsOnDemandThroughTheApiAndReportsJobsAndRuns) {
              paginate: {type: page_number, total_pages: /total_pages}}
     target: {table: orders, mode: merge, primary_key: [id]}
 )"));
-  Serve serve(dir);
+  Serve serve(dir, {"--log-format", "json"});
   ASSERT_GT(serve.port(), 0) << serve.log();
   auto c = serve.client();
   json jobs = get_json(c, "/api/jobs");
   ASSERT_TRUE(jobs.is_array()) << jobs;
+  // Every documented GET route answers (none is a "no such route" 404).
+  json openapi = get_json(c, "/api/openapi.json");
+  ASSERT_EQ(openapi["openapi"], "3.0.3");
+  for (const auto& [path, ops] : openapi["paths"].items()) {
+    if (!ops.contains("get")) continue;
+    std::string concrete = path;
+    for (const char* p : {"{id}", "{v}"}) {
+      if (auto at = concrete.find(p); at != std::string::npos)
+        concrete.replace(at, std::strlen(p), "1");
+    }
+    auto r = c.Get(concrete);
+    ASSERT_TRUE(r) << concrete;
+    EXPECT_EQ(r->body.find("no such route"), std::string::npos) << concrete << r->body;
+  }
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0]["id"], "orders");
   EXPECT_EQ(jobs[0]["source_kind"], "http");
@@ -105,6 +121,15 @@ TEST(Serve, RunsOnDemandThroughTheApiAndReportsJobsAndRuns) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_EQ(serve.stop(), 0) << serve.log();
+  // --log-format json: every log line is one JSON object.
+  std::istringstream lines(serve.log());
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    json j = json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("message")) << line;
+  }
+  EXPECT_GE(count, 2);  // at least "serving on" and "stopped"
 }
 
 TEST(Serve, ConcurrencyAndPerConnectionLimitsHold) {
