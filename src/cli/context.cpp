@@ -18,7 +18,10 @@ Result<Project> load_files(const Context& ctx) {
 }
 
 Result<std::unique_ptr<Metastore>> open_meta(const Project& files) {
-  return open_metastore(files.metastore, files.dir);
+  // ferry.yml keeps ${ENV} references (a postgres:// URL's password); resolved values are
+  // registered as secrets, so no message shows them.
+  FERRY_ASSIGN(nlohmann::json url, resolve_env(files.metastore, "metastore"));
+  return open_metastore(url.get<std::string>(), files.dir);
 }
 
 }  // namespace ferry::cli

@@ -1,5 +1,8 @@
 #include "core/sqlite.h"
 
+#include <chrono>
+#include <thread>
+
 #include <sqlite3.h>
 
 #include <mutex>
@@ -202,7 +205,18 @@ Result<SqliteDb> SqliteDb::open(const std::string& path, const SqliteOptions& op
   // Reading the schema surfaces "file is not a database" here rather than at first use.
   FERRY_TRY(db.exec("SELECT count(*) FROM sqlite_schema"));
   if (options.foreign_keys) FERRY_TRY(db.exec("PRAGMA foreign_keys = ON"));
-  if (options.wal && !options.read_only) FERRY_TRY(db.exec("PRAGMA journal_mode = WAL"));
+  if (options.wal && !options.read_only) {
+    // Two connections creating the same new file at once: the switch to WAL can report
+    // "database is locked" without waiting for the busy timeout (SQLite does not retry a
+    // lock taken while the journal mode changes). A short bounded retry covers that race.
+    Status st;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      st = db.exec("PRAGMA journal_mode = WAL");
+      if (st.is_ok() || (sqlite3_errcode(raw) & 0xff) != SQLITE_BUSY) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FERRY_TRY(st);
+  }
   return db;
 }
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/redact.h"
+#include "meta/postgres_metastore.h"
 #include "meta/sqlite_metastore.h"
 
 namespace ferry {
@@ -39,10 +40,11 @@ Result<std::unique_ptr<Metastore>> open_metastore(const std::string& url,
   if (url.starts_with("sqlite:")) {
     path = url.substr(7);
   } else if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-    return Status::invalid("metastore {}: a PostgreSQL metastore is not supported yet",
-                           url.substr(0, url.find(':')));
+    return meta::open_postgres_metastore(url);
   } else if (url.find("://") != std::string::npos) {
-    return Status::invalid("metastore '{}': unknown kind (expected sqlite:PATH)", redact(url));
+    return Status::invalid(
+        "metastore '{}': unknown kind (expected sqlite:PATH or postgres://user@host:5432/db)",
+        redact(url));
   }
   if (path.empty()) return Status::invalid("metastore '{}': no file path", url);
   std::filesystem::path file(path);

@@ -9,11 +9,14 @@
 //   ferry_config_versions  each `ferry apply` of the project files, for rollback
 //   ferry_schema           the metastore's own schema version (migrations)
 //
-// One schema, two backends: SQLite (embedded default, .ferry/meta.db) now, PostgreSQL for
-// several workers later. Every method is safe to call from any thread (the SQLite backend
-// serialises on one connection per instance with a busy timeout, so several processes
-// may share one file). Failures are returned, never thrown. Text given to audit() is
-// redacted (core/redact.h) before it is stored.
+// One schema, two backends with the same tables, columns and migrations: SQLite (embedded
+// default, .ferry/meta.db; meta/sqlite_metastore.h) and PostgreSQL, for several workers on
+// several hosts sharing one metastore (meta/postgres_metastore.h). Both return identical rows
+// (timestamps are ISO 8601 UTC text with milliseconds: 2026-11-25T12:00:00.123Z). Every
+// method is safe to call from any thread (each backend serialises on one connection per
+// instance; several processes may share one SQLite file or one PostgreSQL database, and
+// claiming a queued run is safe across them). Failures are returned, never thrown. Text given
+// to audit() is redacted (core/redact.h) before it is stored.
 #pragma once
 
 #include <cstdint>
@@ -128,11 +131,21 @@ class Metastore {
   // run to running (started_at, load_id, worker = host:pid) and fails with kInvalid when it
   // is not queued (another worker took it), kNotFound when it does not exist. finish_run
   // takes a final state (not queued/running: kInvalid), the counts and the error (redacted)
-  // of a queued or running run; finished_at is run.finished_at or now.
+  // of a queued or running run; finished_at is run.finished_at or now. When run.worker is
+  // not empty, a running run must be running on that worker (the claim is checked: kInvalid
+  // when another worker has it). Either way a run is finished at most once: kInvalid when it
+  // is already final, kNotFound when it does not exist.
   virtual Result<int64_t> create_run(const std::string& job_id, const std::string& batch_id,
                                      int attempt) = 0;
   virtual Status start_run(int64_t run_id, const std::string& load_id) = 0;
   virtual Status finish_run(const RunRow& run) = 0;  // state, counts, error, finished_at
+  // For several workers sharing the queue: atomically moves the oldest queued run (lowest
+  // id) to running (started_at now, worker = `worker`, or host:pid when it is empty; load_id
+  // left as it is) and returns it as it now is; nullopt when no run is queued. Never hands
+  // one run to two callers, whichever process or connection they call from (SQLite: one
+  // write transaction; PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so claimers do not
+  // wait on each other). The claimer finishes the run with finish_run (run.worker = worker).
+  virtual Result<std::optional<RunRow>> claim_next_run(const std::string& worker) = 0;
   virtual Result<std::optional<RunRow>> get_run(int64_t run_id) = 0;
   virtual Result<std::vector<RunRow>> list_runs(const RunFilter& filter) = 0;  // newest first
 
@@ -160,8 +173,11 @@ inline Status audit(Metastore& meta, int64_t run_id, std::string job_id, std::st
   return meta.audit(std::move(e));
 }
 
-// Opens (creating and migrating as needed) the metastore at `url`:
-// "sqlite:PATH" (relative to project_dir) or a bare path.
+// Opens (creating and migrating as needed) the metastore at `url`: "sqlite:PATH" (relative
+// to project_dir) or a bare path; or "postgres://user[:password]@host:port/db" (also
+// "postgresql://"), whose ${ENV} references the caller has resolved. The password never
+// appears in a message. kInvalid for an unknown kind; for PostgreSQL, kRetry when the server
+// cannot be reached and kInvalid for bad credentials.
 Result<std::unique_ptr<Metastore>> open_metastore(const std::string& url,
                                                   const std::string& project_dir);
 

@@ -7,8 +7,12 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/postgres.h"
 #include "core/redact.h"
 #include "core/sqlite.h"
+#include "meta/migrations.h"
+#include "meta/postgres_metastore.h"
+#include "pg_server.h"
 #include "testing.h"
 
 namespace ferry {
@@ -22,6 +26,59 @@ std::unique_ptr<Metastore> open_or_die(const testing::TempDir& dir,
   EXPECT_TRUE(store.ok()) << store.status().to_string();
   return store.ok() ? std::move(store).value() : nullptr;
 }
+
+// The behaviour every backend shares runs against each: SQLite in a temp dir, PostgreSQL in
+// a fresh database of the test binary's server (tests/pg_server.h).
+enum class Backend { kSqlite, kPostgres };
+
+class MetastoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kPostgres) {
+      testing::PgServer* server = testing::PgServer::shared();
+      ASSERT_NE(server, nullptr) << testing::PgServer::shared_error();
+      url_ = server->create_database("meta");
+      ASSERT_FALSE(url_.empty());
+    } else {
+      url_ = "sqlite:.ferry/meta.db";
+    }
+  }
+
+  bool postgres() const { return GetParam() == Backend::kPostgres; }
+  // A new instance (a connection of its own) on the test's metastore.
+  std::unique_ptr<Metastore> open() { return open_or_die(dir_, url_); }
+
+  // Runs `sql` on the metastore's database through a connection of its own.
+  Status exec_raw(const std::string& sql) {
+    if (postgres()) {
+      auto conn = PgConn::connect({.url = url_});
+      if (!conn.ok()) return conn.status();
+      return conn->exec(sql);
+    }
+    auto db = SqliteDb::open((dir_.path() / ".ferry" / "meta.db").string());
+    if (!db.ok()) return db.status();
+    return db->exec(sql);
+  }
+  // The first value of `sql`, "" when it fails or has no rows.
+  std::string value_raw(const std::string& sql) {
+    if (postgres()) {
+      auto conn = PgConn::connect({.url = url_});
+      if (!conn.ok()) return "";
+      auto r = conn->query(sql);
+      return r.ok() && r->rows() > 0 ? std::string(r->value(0, 0)) : "";
+    }
+    auto db = SqliteDb::open((dir_.path() / ".ferry" / "meta.db").string());
+    if (!db.ok()) return "";
+    auto stmt = db->prepare(sql);
+    if (!stmt.ok()) return "";
+    auto has_row = stmt->step();
+    if (!has_row.ok() || !*has_row) return "";
+    return stmt->column_text(0);
+  }
+
+  testing::TempDir dir_;
+  std::string url_;
+};
 
 JobRow job(const std::string& id, json params = json::object(), std::string origin = "apply") {
   JobRow row;
@@ -60,17 +117,20 @@ TEST(Metastore, UrlKinds) {
   EXPECT_TRUE(open_metastore("sqlite:" + absolute, "/nonexistent-project").ok());
   EXPECT_TRUE(std::filesystem::exists(absolute));
 
-  auto pg = open_metastore("postgres://etl:hunter2secret@db:5432/meta", dir.str());
+  // Nothing listens on port 1: a connection failure, which may go away (kRetry), without
+  // the password.
+  auto pg = open_metastore("postgres://etl:hunter2secret@127.0.0.1:1/meta", dir.str());
   ASSERT_FALSE(pg.ok());
-  EXPECT_EQ(pg.status().code(), Code::kInvalid);
+  EXPECT_EQ(pg.status().code(), Code::kRetry) << pg.status().to_string();
   EXPECT_EQ(pg.status().message().find("hunter2secret"), std::string::npos);
+  EXPECT_NE(pg.status().message().find("metastore: postgres meta@127.0.0.1:1"), std::string::npos)
+      << pg.status().message();
   EXPECT_FALSE(open_metastore("mysql://x", dir.str()).ok());
   EXPECT_FALSE(open_metastore("sqlite:", dir.str()).ok());
 }
 
-TEST(Metastore, JobsCrud) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, JobsCrud) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(store->list_jobs()->empty());
 
@@ -115,19 +175,14 @@ TEST(Metastore, JobsCrud) {
   EXPECT_EQ(store->put_job(job("x", json::object(), "robot")).code(), Code::kInvalid);
 }
 
-TEST(Metastore, HandInsertedJobRowGetsDefaultsAndOriginSql) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, HandInsertedJobRowGetsDefaultsAndOriginSql) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
-  {
-    auto db = SqliteDb::open((dir.path() / ".ferry" / "meta.db").string());
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(db->exec("INSERT INTO ferry_jobs (id, template, params) "
-                         "VALUES ('store_9', 'store_orders', '{\"store_id\": 9}')")
-                    .is_ok());
-    Status bad_json = db->exec("INSERT INTO ferry_jobs (id, params) VALUES ('bad', '{oops')");
-    EXPECT_EQ(bad_json.code(), Code::kInvalid) << bad_json.to_string();
-  }
+  ASSERT_TRUE(exec_raw("INSERT INTO ferry_jobs (id, template, params) "
+                       "VALUES ('store_9', 'store_orders', '{\"store_id\": 9}')")
+                  .is_ok());
+  Status bad_json = exec_raw("INSERT INTO ferry_jobs (id, params) VALUES ('bad', '{oops')");
+  EXPECT_EQ(bad_json.code(), Code::kInvalid) << bad_json.to_string();
   auto row = store->get_job("store_9").value();
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->origin, "sql");
@@ -139,9 +194,8 @@ TEST(Metastore, HandInsertedJobRowGetsDefaultsAndOriginSql) {
   EXPECT_TRUE(store->get_job("store_9")->has_value());
 }
 
-TEST(Metastore, ApplyVersionReplacesOnlyItsOwnJobsAndKeepsWatermarks) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, ApplyVersionReplacesOnlyItsOwnJobsAndKeepsWatermarks) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
 
   json project1 = {
@@ -216,9 +270,8 @@ TEST(Metastore, ApplyVersionReplacesOnlyItsOwnJobsAndKeepsWatermarks) {
   EXPECT_TRUE(store->control_rules()->empty());
 }
 
-TEST(Metastore, ApplyVersionLeavesAHandAddedRowWithTheSameIdAsItIs) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, ApplyVersionLeavesAHandAddedRowWithTheSameIdAsItIs) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->put_job(job("mine", {{"by", "hand"}}, "cli")).is_ok());
   auto v = store->apply_version(json::object(), {job("a"), job("mine", {{"by", "file"}})}, "");
@@ -232,9 +285,8 @@ TEST(Metastore, ApplyVersionLeavesAHandAddedRowWithTheSameIdAsItIs) {
   EXPECT_EQ(audit[0].details["jobs_added"], json({"a"}));
 }
 
-TEST(Metastore, ApplyVersionRefusesBadInputAndChangesNothing) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, ApplyVersionRefusesBadInputAndChangesNothing) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->put_job(job("mine", json::object(), "cli")).is_ok());
 
@@ -254,9 +306,8 @@ TEST(Metastore, ApplyVersionRefusesBadInputAndChangesNothing) {
   EXPECT_TRUE(store->list_audit({})->empty());
 }
 
-TEST(Metastore, VersionsAreStoredWithAStableHash) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, VersionsAreStoredWithAStableHash) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
   json p1 = {{"project", "retail"}, {"jobs", {{{"id", "a"}}}}};
   json p2 = {{"project", "retail"}, {"jobs", json::array()}};
@@ -286,9 +337,8 @@ TEST(Metastore, VersionsAreStoredWithAStableHash) {
   EXPECT_TRUE(versions[0].project.is_null());  // listing leaves the project out
 }
 
-TEST(Metastore, RunLifecycle) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, RunLifecycle) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
   auto id = store->create_run("orders_1", "batch-1", 1);
   ASSERT_TRUE(id.ok()) << id.status().to_string();
@@ -338,9 +388,8 @@ TEST(Metastore, RunLifecycle) {
   EXPECT_EQ(store->create_run("x", "b", 0).status().code(), Code::kInvalid);
 }
 
-TEST(Metastore, ListRunsFiltersNewestFirst) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, ListRunsFiltersNewestFirst) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
   int64_t r1 = store->create_run("a", "b1", 1).value();
   int64_t r2 = store->create_run("b", "b1", 1).value();
@@ -364,9 +413,8 @@ TEST(Metastore, ListRunsFiltersNewestFirst) {
   EXPECT_EQ(store->list_runs({.job_id = "a"}).value()[0].attempt, 2);
 }
 
-TEST(Metastore, AuditRedactsSecretsAndFilters) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, AuditRedactsSecretsAndFilters) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
   const std::string secret = "s3cr3t-token-for-audit-test";
   register_secret(secret);
@@ -398,14 +446,11 @@ TEST(Metastore, AuditRedactsSecretsAndFilters) {
   EXPECT_EQ(got.level, "error");
   EXPECT_EQ(got.run_id, 7);
 
-  // Nothing of the secret reached the file.
-  auto db = SqliteDb::open((dir.path() / ".ferry" / "meta.db").string());
-  ASSERT_TRUE(db.ok());
-  auto raw = db->prepare("SELECT count(*) FROM ferry_audit WHERE message || details LIKE ?");
-  ASSERT_TRUE(raw.ok());
-  ASSERT_TRUE(raw->bind(1, "%" + secret + "%").is_ok());
-  ASSERT_TRUE(raw->step().value());
-  EXPECT_EQ(raw->column_int64(0), 0);
+  // Nothing of the secret reached the database.
+  EXPECT_EQ(value_raw("SELECT count(*) FROM ferry_audit WHERE message || details LIKE '%" + secret +
+                      "%'"),
+            "0");
+  EXPECT_EQ(value_raw("SELECT count(*) FROM ferry_audit"), "2");
 
   EXPECT_EQ(store->list_audit({.run_id = 7}).value().size(), 1u);
   EXPECT_EQ(store->list_audit({.job_id = "orders_1"}).value().size(), 1u);
@@ -419,9 +464,8 @@ TEST(Metastore, AuditRedactsSecretsAndFilters) {
   EXPECT_EQ(store->audit(AuditEvent{}).code(), Code::kInvalid);
 }
 
-TEST(Metastore, FinishRunRedactsTheError) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, FinishRunRedactsTheError) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
   const std::string secret = "pw-for-finish-run-test";
   register_secret(secret);
@@ -434,9 +478,8 @@ TEST(Metastore, FinishRunRedactsTheError) {
   EXPECT_EQ(store->get_run(id)->value().error, "connect postgres://etl:***@db failed");
 }
 
-TEST(Metastore, InvalidUtf8InAuditDoesNotThrow) {
-  testing::TempDir dir;
-  auto store = open_or_die(dir);
+TEST_P(MetastoreTest, InvalidUtf8InAuditDoesNotThrow) {
+  auto store = open();
   ASSERT_NE(store, nullptr);
   AuditEvent event;
   event.event = "rejects";
@@ -449,12 +492,11 @@ TEST(Metastore, InvalidUtf8InAuditDoesNotThrow) {
 
 // Two processes (fork) write to one file at once; SQLite's cross-process locks are file locks,
 // which threads of one process do not exercise.
-TEST(Metastore, TwoProcessesShareOneFile) {
-  testing::TempDir dir;
-  ASSERT_NE(open_or_die(dir), nullptr);  // created and migrated before the fork
+TEST_P(MetastoreTest, TwoProcessesShareOneFile) {
+  ASSERT_NE(open(), nullptr);  // created and migrated before the fork
   constexpr int kRuns = 40;
-  auto write_runs = [&dir](const std::string& job_id) -> bool {
-    auto store = open_metastore("sqlite:.ferry/meta.db", dir.str());
+  auto write_runs = [this](const std::string& job_id) -> bool {
+    auto store = open_metastore(url_, dir_.str());
     if (!store.ok()) return false;
     for (int i = 0; i < kRuns; ++i) {
       auto run = (*store)->create_run(job_id, "", 1);
@@ -475,7 +517,7 @@ TEST(Metastore, TwoProcessesShareOneFile) {
   EXPECT_TRUE(parent_ok);
   EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
 
-  auto store = open_or_die(dir);
+  auto store = open();
   ASSERT_NE(store, nullptr);
   auto child_runs = store->list_runs({.job_id = "child", .limit = 0}).value();
   auto parent_runs = store->list_runs({.job_id = "parent", .limit = 0}).value();
@@ -511,13 +553,12 @@ TEST(Metastore, ApplyWaitsForAnotherWriterInsteadOfFailing) {
 
 // Two instances (two connections) on one file, written from two threads at once: the busy
 // timeout and BEGIN IMMEDIATE must keep every SQLITE_BUSY inside the metastore.
-TEST(Metastore, TwoConnectionsOnOneFileWriteConcurrently) {
-  testing::TempDir dir;
+TEST_P(MetastoreTest, TwoConnectionsOnOneFileWriteConcurrently) {
   std::unique_ptr<Metastore> stores[2];
   {
-    // Both open (and race to migrate) the fresh file at the same time.
-    std::thread opener([&] { stores[1] = open_or_die(dir); });
-    stores[0] = open_or_die(dir);
+    // Both open (and race to migrate) the fresh database at the same time.
+    std::thread opener([&] { stores[1] = open(); });
+    stores[0] = open();
     opener.join();
   }
   ASSERT_NE(stores[0], nullptr);
@@ -560,7 +601,7 @@ TEST(Metastore, TwoConnectionsOnOneFileWriteConcurrently) {
   EXPECT_TRUE(errors[0].empty()) << ::testing::PrintToString(errors[0]);
   EXPECT_TRUE(errors[1].empty()) << ::testing::PrintToString(errors[1]);
 
-  auto reopened = open_or_die(dir);
+  auto reopened = open();
   ASSERT_NE(reopened, nullptr);
   auto runs = reopened->list_runs({.limit = 0}).value();
   EXPECT_EQ(runs.size(), 2u * kPerThread);
@@ -572,6 +613,233 @@ TEST(Metastore, TwoConnectionsOnOneFileWriteConcurrently) {
   EXPECT_EQ(reopened->list_versions()->size(), 2u * (kPerThread / kApplyEvery));
   auto audit = reopened->list_audit({.limit = 0}).value();
   EXPECT_EQ(audit.size(), 2u * kPerThread + 2u * (kPerThread / kApplyEvery));
+}
+
+// claim_next_run hands out the oldest queued run, moves it to running on the named worker,
+// and says so when nothing is queued.
+TEST_P(MetastoreTest, ClaimNextRunTakesTheOldestQueuedRun) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto none = store->claim_next_run("w1");
+  ASSERT_TRUE(none.ok()) << none.status().to_string();
+  EXPECT_FALSE(none->has_value());
+
+  int64_t r1 = store->create_run("a", "b1", 1).value();
+  int64_t r2 = store->create_run("b", "b1", 1).value();
+  int64_t r3 = store->create_run("c", "b1", 1).value();
+  ASSERT_TRUE(store->start_run(r1, "load-1").is_ok());  // started by id: not claimable
+
+  auto first = store->claim_next_run("host-a:11");
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->id, r2);
+  EXPECT_EQ((*first)->job_id, "b");
+  EXPECT_EQ((*first)->state, RunState::kRunning);
+  EXPECT_EQ((*first)->worker, "host-a:11");
+  EXPECT_TRUE(is_iso_utc_ms((*first)->started_at)) << (*first)->started_at;
+  EXPECT_EQ(store->get_run(r2)->value().state, RunState::kRunning);
+  EXPECT_EQ(store->start_run(r2, "late").code(), Code::kInvalid);  // claimed: not startable
+
+  auto second = store->claim_next_run("");  // "" = this process, host:pid
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((*second)->id, r3);
+  EXPECT_EQ((*second)->worker.substr((*second)->worker.rfind(':') + 1), std::to_string(getpid()));
+  EXPECT_FALSE(store->claim_next_run("w1")->has_value());
+}
+
+// finish_run with run.worker set checks the claim: only the worker that has a running run
+// finishes it; without a worker (the executor's own runs) any caller may, as before.
+TEST_P(MetastoreTest, FinishRunChecksTheClaim) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  int64_t id = store->create_run("a", "", 1).value();
+  RunRow claimed = store->claim_next_run("worker-1").value().value();
+  ASSERT_EQ(claimed.id, id);
+
+  RunRow stolen = claimed;
+  stolen.worker = "worker-2";
+  stolen.state = RunState::kSucceeded;
+  Status refused = store->finish_run(stolen);
+  EXPECT_EQ(refused.code(), Code::kInvalid);
+  EXPECT_NE(refused.message().find("worker-1"), std::string::npos) << refused.message();
+  EXPECT_EQ(store->get_run(id)->value().state, RunState::kRunning);
+
+  RunRow done = claimed;
+  done.state = RunState::kSucceeded;
+  done.rows_loaded = 5;
+  ASSERT_TRUE(store->finish_run(done).is_ok());
+  EXPECT_EQ(store->get_run(id)->value().rows_loaded, 5);
+  EXPECT_EQ(store->finish_run(done).code(), Code::kInvalid);  // finished once only
+
+  int64_t other = store->create_run("b", "", 1).value();
+  ASSERT_TRUE(store->claim_next_run("worker-3")->has_value());
+  RunRow anyone;
+  anyone.id = other;
+  anyone.state = RunState::kFailed;
+  EXPECT_TRUE(store->finish_run(anyone).is_ok());
+}
+
+// Several workers, each with its own instance (connection), drain one queue at once: every
+// run is handed out exactly once.
+TEST_P(MetastoreTest, ConcurrentClaimersNeverShareARun) {
+  constexpr int kRuns = 200;
+  constexpr int kWorkers = 4;
+  std::vector<std::unique_ptr<Metastore>> stores;
+  for (int w = 0; w < kWorkers; ++w) {
+    stores.push_back(open());
+    ASSERT_NE(stores.back(), nullptr);
+  }
+  std::vector<int64_t> queued;
+  for (int i = 0; i < kRuns; ++i)
+    queued.push_back(stores[0]->create_run(fmt::format("job{}", i), "batch", 1).value());
+
+  std::vector<std::vector<int64_t>> claimed(kWorkers);
+  std::vector<std::string> errors(kWorkers);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      const std::string me = fmt::format("worker-{}", w);
+      for (;;) {
+        auto run = stores[w]->claim_next_run(me);
+        if (!run.ok()) {
+          errors[w] = run.status().to_string();
+          return;
+        }
+        if (!run->has_value()) return;
+        claimed[w].push_back((*run)->id);
+        RunRow done = **run;
+        done.state = RunState::kSucceeded;
+        Status st = stores[w]->finish_run(done);
+        if (!st.is_ok()) {
+          errors[w] = st.to_string();
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads)
+    t.join();
+  std::vector<int64_t> all;
+  for (int w = 0; w < kWorkers; ++w) {
+    EXPECT_EQ(errors[w], "") << "worker " << w;
+    all.insert(all.end(), claimed[w].begin(), claimed[w].end());
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, queued);  // each run exactly once
+  auto runs = stores[0]->list_runs({.limit = 0}).value();
+  ASSERT_EQ(runs.size(), static_cast<size_t>(kRuns));
+  for (const RunRow& r : runs) {
+    EXPECT_EQ(r.state, RunState::kSucceeded) << r.id;
+    auto w = static_cast<size_t>(r.worker.back() - '0');
+    ASSERT_LT(w, claimed.size()) << r.worker;
+    EXPECT_NE(std::find(claimed[w].begin(), claimed[w].end(), r.id), claimed[w].end())
+        << "run " << r.id << " recorded on " << r.worker;
+  }
+}
+
+// Several processes starting at once on a fresh metastore: each migration is applied once.
+TEST_P(MetastoreTest, ConcurrentOpensMigrateOnce) {
+  constexpr int kOpeners = 4;
+  std::vector<std::unique_ptr<Metastore>> stores(kOpeners);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kOpeners; ++i)
+    threads.emplace_back([&, i] { stores[i] = open(); });
+  for (std::thread& t : threads)
+    t.join();
+  for (const auto& store : stores)
+    ASSERT_NE(store, nullptr);
+  const std::string latest = std::to_string(meta::metastore_migrations().back().version);
+  EXPECT_EQ(value_raw("SELECT count(*) FROM ferry_schema"), latest);
+  EXPECT_EQ(value_raw("SELECT max(version) FROM ferry_schema"), latest);
+  ASSERT_TRUE(stores[1]->put_job(job("a")).is_ok());
+  EXPECT_TRUE(stores[3]->get_job("a")->has_value());
+}
+
+TEST_P(MetastoreTest, RefusesASchemaNewerThanThisFerry) {
+  ASSERT_NE(open(), nullptr);
+  ASSERT_TRUE(exec_raw("INSERT INTO ferry_schema (version, applied_at) VALUES (99, 'x')").is_ok());
+  auto again = open_metastore(url_, dir_.str());
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Code::kInvalid);
+  EXPECT_NE(again.status().message().find("newer"), std::string::npos) << again.status().message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MetastoreTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+// --- PostgreSQL only ---------------------------------------------------------------------
+
+class PostgresMetastoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = testing::PgServer::shared();
+    ASSERT_NE(server_, nullptr) << testing::PgServer::shared_error();
+    url_ = server_->create_database("meta");
+    ASSERT_FALSE(url_.empty());
+  }
+  testing::PgServer* server_ = nullptr;
+  testing::TempDir dir_;
+  std::string url_;
+};
+
+// The same tables with the same columns, in the same order, as the SQLite metastore.
+TEST_F(PostgresMetastoreTest, TablesAndColumnsMatchSqlite) {
+  EXPECT_EQ(meta::postgres_metastore_migrations().size(), meta::metastore_migrations().size());
+  ASSERT_NE(open_or_die(dir_, url_), nullptr);
+  ASSERT_NE(open_or_die(dir_), nullptr);
+  auto sqlite = SqliteDb::open((dir_.path() / ".ferry" / "meta.db").string());
+  ASSERT_TRUE(sqlite.ok());
+  for (const char* table : {"ferry_jobs", "ferry_runs", "ferry_audit", "ferry_control",
+                            "ferry_config_versions", "ferry_schema"}) {
+    auto stmt = sqlite->prepare(
+        fmt::format("SELECT group_concat(name, ',') FROM pragma_table_info('{}')", table));
+    ASSERT_TRUE(stmt.ok());
+    ASSERT_TRUE(stmt->step().value());
+    EXPECT_EQ(testing::PgServer::query_value(
+                  url_, fmt::format("SELECT string_agg(column_name, ',' ORDER BY "
+                                    "ordinal_position) FROM information_schema.columns WHERE "
+                                    "table_schema = 'public' AND table_name = '{}'",
+                                    table)),
+              stmt->column_text(0))
+        << table;
+  }
+}
+
+// A session ended under the metastore (server restart, pg_terminate_backend): the next call
+// reconnects and succeeds.
+TEST_F(PostgresMetastoreTest, ReconnectsAfterTheSessionIsTerminated) {
+  auto store = open_or_die(dir_, url_);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->put_job(job("a")).is_ok());
+  EXPECT_EQ(
+      testing::PgServer::exec(url_,
+                              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+      "");
+  auto jobs = store->list_jobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status().to_string();
+  EXPECT_EQ(ids(*jobs), std::vector<std::string>{"a"});
+  auto run = store->create_run("a", "", 1);
+  ASSERT_TRUE(run.ok()) << run.status().to_string();
+  EXPECT_EQ(store->list_runs({}).value().size(), 1u);
+}
+
+// The password of the URL is in no message, whatever fails.
+TEST_F(PostgresMetastoreTest, ThePasswordIsInNoMessage) {
+  const std::string url = fmt::format(
+      "postgres://postgres:pw-metastore-test@127.0.0.1:{}/"
+      "no_such_database",
+      server_->port());
+  auto store = open_metastore(url, dir_.str());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Code::kNotFound) << store.status().to_string();
+  EXPECT_EQ(store.status().message().find("pw-metastore-test"), std::string::npos)
+      << store.status().message();
+  EXPECT_NE(store.status().message().find("no_such_database"), std::string::npos);
 }
 
 }  // namespace

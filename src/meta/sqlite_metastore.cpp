@@ -1,83 +1,18 @@
 #include "meta/sqlite_metastore.h"
 
-#include <unistd.h>
-
-#include <chrono>
-#include <ctime>
-#include <map>
 #include <mutex>
 #include <system_error>
 
 #include "core/redact.h"
 #include "core/sqlite.h"
+#include "meta/apply_plan.h"
+#include "meta/encoding.h"
 #include "meta/migrations.h"
 
 namespace ferry::meta {
 namespace {
 
 using nlohmann::json;
-
-std::string now_iso8601() {
-  using namespace std::chrono;
-  const int64_t ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
-
-std::string worker_name() {
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  return fmt::format("{}:{}", host[0] ? host : "localhost", static_cast<long>(getpid()));
-}
-
-// Text that is stored: invalid UTF-8 (from a source's data) is replaced, never thrown on.
-std::string dump(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-Result<json> parse(std::string_view text, std::string_view what) {
-  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) return Status::invalid("metastore: {} is not valid JSON", what);
-  return value;
-}
-
-json redact_json(const json& value) {
-  if (value.is_string()) return redact(value.get_ref<const std::string&>());
-  if (value.is_array()) {
-    json out = json::array();
-    for (const json& item : value)
-      out.push_back(redact_json(item));
-    return out;
-  }
-  if (value.is_object()) {
-    json out = json::object();
-    for (const auto& [key, item] : value.items())
-      out[redact(key)] = redact_json(item);
-    return out;
-  }
-  return value;
-}
-
-// FNV-1a, 64 bits, as 16 hex digits: stable across runs and machines.
-std::string fnv1a64_hex(std::string_view data) {
-  uint64_t hash = 14695981039346656037ULL;
-  for (char c : data) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ULL;
-  }
-  return fmt::format("{:016x}", hash);
-}
-
-bool known_origin(const std::string& origin) {
-  return origin == "apply" || origin == "cli" || origin == "api" || origin == "sql";
-}
-
-bool is_final(RunState state) {
-  return state != RunState::kQueued && state != RunState::kRunning;
-}
 
 // Appends `clause` to a WHERE clause being built ("" or " WHERE a AND b").
 void add_condition(std::string& where, const char* clause) {
@@ -97,8 +32,8 @@ Result<JobRow> read_job(const SqliteStmt& stmt) {
   JobRow job;
   job.id = stmt.column_text(0);
   job.template_name = stmt.column_text(1);
-  FERRY_ASSIGN(job.params, parse(stmt.column_text_view(2), "params of job '" + job.id + "'"));
-  FERRY_ASSIGN(job.spec, parse(stmt.column_text_view(3), "spec of job '" + job.id + "'"));
+  FERRY_ASSIGN(job.params, parse_json(stmt.column_text_view(2), "params of job '" + job.id + "'"));
+  FERRY_ASSIGN(job.spec, parse_json(stmt.column_text_view(3), "spec of job '" + job.id + "'"));
   job.enabled = stmt.column_int64(4) != 0;
   job.watermark = stmt.column_text(5);
   job.priority = static_cast<int>(stmt.column_int64(6));
@@ -144,8 +79,8 @@ Result<AuditEvent> read_audit(const SqliteStmt& stmt) {
   event.level = stmt.column_text(4);
   event.event = stmt.column_text(5);
   event.message = stmt.column_text(6);
-  FERRY_ASSIGN(event.details,
-               parse(stmt.column_text_view(7), fmt::format("details of audit row {}", event.id)));
+  FERRY_ASSIGN(event.details, parse_json(stmt.column_text_view(7),
+                                         fmt::format("details of audit row {}", event.id)));
   return event;
 }
 
@@ -171,11 +106,6 @@ Result<std::vector<T>> read_all(SqliteStmt& stmt, Read read) {
     rows.push_back(std::move(row));
   }
   return rows;
-}
-
-bool same_definition(const JobRow& a, const JobRow& b) {
-  return a.template_name == b.template_name && a.params == b.params && a.spec == b.spec &&
-         a.enabled == b.enabled && a.priority == b.priority;
 }
 
 class SqliteMetastore final : public Metastore {
@@ -205,7 +135,7 @@ class SqliteMetastore final : public Metastore {
                              "spec = excluded.spec, enabled = excluded.enabled, "
                              "watermark = excluded.watermark, priority = excluded.priority, "
                              "origin = excluded.origin, updated_at = excluded.updated_at"));
-    FERRY_TRY(stmt.bind_all(job.id, job.template_name, dump(job.params), dump(job.spec),
+    FERRY_TRY(stmt.bind_all(job.id, job.template_name, dump_json(job.params), dump_json(job.spec),
                             job.enabled, job.watermark, job.priority, job.origin, now_iso8601()));
     return stmt.run();
   }
@@ -229,92 +159,49 @@ class SqliteMetastore final : public Metastore {
   Result<int64_t> apply_version(const json& project, const std::vector<JobRow>& jobs,
                                 const std::string& note) override {
     // Everything that can be checked without the database, before taking its write lock.
-    std::map<std::string, const JobRow*> wanted;
-    for (const JobRow& job : jobs) {
-      FERRY_TRY(check_job(job));
-      if (!wanted.emplace(job.id, &job).second) {
-        return Status::invalid("apply: job '{}' is defined twice", job.id);
-      }
-    }
-    json rules = json::array();
-    if (project.is_object() && project.contains("control") && !project["control"].is_null()) {
-      rules = project["control"];
-      if (!rules.is_array()) return Status::invalid("apply: control must be a list of rules");
-      for (const json& rule : rules) {
-        if (!rule.is_object()) return Status::invalid("apply: each control rule must be a map");
-      }
-    }
-    const std::string project_text = dump(project);
+    FERRY_ASSIGN(ApplyInput input, check_apply(project, jobs));
 
     std::lock_guard lock(mu_);
     FERRY_ASSIGN(SqliteTransaction txn, SqliteTransaction::begin(db_));
-    FERRY_ASSIGN(std::vector<JobRow> existing_rows, select_jobs(""));
-    std::map<std::string, JobRow> existing;
-    json kept = json::array();  // ids in `jobs` whose rows were added by hand: left as they are
-    for (JobRow& row : existing_rows) {
-      if (row.origin == "apply") {
-        existing.emplace(row.id, std::move(row));
-      } else if (wanted.erase(row.id)) {
-        kept.push_back(row.id);
-      }
-    }
+    FERRY_ASSIGN(std::vector<JobRow> existing, select_jobs(""));
+    ApplyPlan plan = plan_apply(std::move(existing), input);
 
     FERRY_ASSIGN(SqliteStmt insert_version,
                  db_.prepare("INSERT INTO ferry_config_versions (applied_at, hash, note, project) "
                              "VALUES (?, ?, ?, ?)"));
     const std::string now = now_iso8601();
-    FERRY_TRY(insert_version.bind_all(now, fnv1a64_hex(project_text), note, project_text));
+    FERRY_TRY(
+        insert_version.bind_all(now, fnv1a64_hex(input.project_text), note, input.project_text));
     FERRY_TRY(insert_version.run());
     const int64_t version = db_.last_insert_rowid();
 
-    json added = json::array(), removed = json::array(), changed = json::array();
     FERRY_ASSIGN(SqliteStmt remove, db_.prepare("DELETE FROM ferry_jobs WHERE id = ?"));
-    for (const auto& [id, row] : existing) {
-      if (wanted.count(id)) continue;
+    for (const std::string& id : plan.remove) {
       FERRY_TRY(remove.bind_all(id));
       FERRY_TRY(remove.run());
-      removed.push_back(id);
     }
     FERRY_ASSIGN(SqliteStmt upsert,
                  db_.prepare("INSERT OR REPLACE INTO ferry_jobs (id, template, params, spec, "
                              "enabled, watermark, priority, origin, updated_at) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?, 'apply', ?)"));
-    for (const auto& [id, job] : wanted) {
-      auto old = existing.find(id);
-      if (old != existing.end() && same_definition(old->second, *job)) continue;
-      // A re-applied job keeps the watermark it has reached.
-      const bool reached = old != existing.end() && !old->second.watermark.empty();
-      const std::string& watermark = reached ? old->second.watermark : job->watermark;
-      FERRY_TRY(upsert.bind_all(id, job->template_name, dump(job->params), dump(job->spec),
-                                job->enabled, watermark, job->priority, now));
+    for (const ApplyPlan::Write& w : plan.write) {
+      const JobRow& job = *w.job;
+      FERRY_TRY(upsert.bind_all(job.id, job.template_name, dump_json(job.params),
+                                dump_json(job.spec), job.enabled, w.watermark, job.priority, now));
       FERRY_TRY(upsert.run());
-      (old != existing.end() ? changed : added).push_back(id);
     }
 
     FERRY_TRY(db_.exec("DELETE FROM ferry_control"));
     FERRY_ASSIGN(SqliteStmt insert_rule,
                  db_.prepare("INSERT INTO ferry_control (position, on_event, rule, version) "
                              "VALUES (?, ?, ?, ?)"));
-    for (size_t i = 0; i < rules.size(); ++i) {
-      auto on = rules[i].find("on");
-      std::string on_event = on != rules[i].end() && on->is_string() ? on->get<std::string>() : "";
-      FERRY_TRY(insert_rule.bind_all(static_cast<int64_t>(i), on_event, dump(rules[i]), version));
+    for (size_t i = 0; i < input.rules.size(); ++i) {
+      FERRY_TRY(insert_rule.bind_all(static_cast<int64_t>(i), control_rule_event(input.rules[i]),
+                                     dump_json(input.rules[i]), version));
       FERRY_TRY(insert_rule.run());
     }
 
-    AuditEvent event;
-    event.event = "config_applied";
-    event.message = fmt::format(
-        "applied config version {}{}: {} jobs added, {} removed, {} changed, {} kept as added by "
-        "hand",
-        version, note.empty() ? "" : " (" + note + ")", added.size(), removed.size(),
-        changed.size(), kept.size());
-    event.details = {{"version", version},
-                     {"jobs_added", std::move(added)},
-                     {"jobs_removed", std::move(removed)},
-                     {"jobs_changed", std::move(changed)},
-                     {"jobs_kept", std::move(kept)}};
-    FERRY_TRY(insert_audit(std::move(event)));
+    FERRY_TRY(insert_audit(config_applied_event(version, note, std::move(plan))));
     FERRY_TRY(txn.commit());
     return version;
   }
@@ -368,16 +255,39 @@ class SqliteMetastore final : public Metastore {
                              run_state_name(run.state));
     }
     std::lock_guard lock(mu_);
-    FERRY_ASSIGN(SqliteStmt stmt,
-                 db_.prepare("UPDATE ferry_runs SET state = ?, rows_read = ?, rows_loaded = ?, "
-                             "rows_rejected = ?, error = ?, finished_at = ? "
-                             "WHERE id = ? AND state IN ('queued', 'running')"));
+    FERRY_ASSIGN(
+        SqliteStmt stmt,
+        db_.prepare("UPDATE ferry_runs SET state = ?, rows_read = ?, rows_loaded = ?, "
+                    "rows_rejected = ?, error = ?, finished_at = ? WHERE id = ? AND "
+                    "(state = 'queued' OR (state = 'running' AND (? = '' OR worker = ?)))"));
     FERRY_TRY(stmt.bind_all(run_state_name(run.state), run.rows_read, run.rows_loaded,
                             run.rows_rejected, redact(run.error),
-                            run.finished_at.empty() ? now_iso8601() : run.finished_at, run.id));
+                            run.finished_at.empty() ? now_iso8601() : run.finished_at, run.id,
+                            run.worker, run.worker));
     FERRY_TRY(stmt.run());
     if (db_.changes() == 1) return Status::success();
     return unchanged_run(run.id, "finish");
+  }
+
+  Result<std::optional<RunRow>> claim_next_run(const std::string& worker) override {
+    std::lock_guard lock(mu_);
+    // BEGIN IMMEDIATE: the write lock first, so no other connection claims between the
+    // select and the update.
+    FERRY_ASSIGN(SqliteTransaction txn, SqliteTransaction::begin(db_));
+    FERRY_ASSIGN(SqliteStmt next, db_.prepare("SELECT id FROM ferry_runs WHERE state = 'queued' "
+                                              "ORDER BY id LIMIT 1"));
+    FERRY_ASSIGN(bool has_row, next.step());
+    if (!has_row) return std::optional<RunRow>();
+    const int64_t run_id = next.column_int64(0);
+    FERRY_ASSIGN(SqliteStmt claim,
+                 db_.prepare("UPDATE ferry_runs SET state = 'running', started_at = ?, "
+                             "worker = ? WHERE id = ? AND state = 'queued'"));
+    FERRY_TRY(claim.bind_all(now_iso8601(), worker.empty() ? worker_ : worker, run_id));
+    FERRY_TRY(claim.run());
+    if (db_.changes() != 1) return Status::internal("claim_next_run: run {} changed", run_id);
+    FERRY_ASSIGN(std::optional<RunRow> run, select_run(run_id));
+    FERRY_TRY(txn.commit());
+    return run;
   }
 
   Result<std::optional<RunRow>> get_run(int64_t run_id) override {
@@ -426,23 +336,14 @@ class SqliteMetastore final : public Metastore {
     for (;;) {
       FERRY_ASSIGN(bool has_row, stmt.step());
       if (!has_row) break;
-      FERRY_ASSIGN(json rule, parse(stmt.column_text_view(1),
-                                    fmt::format("control rule {}", stmt.column_int64(0))));
+      FERRY_ASSIGN(json rule, parse_json(stmt.column_text_view(1),
+                                         fmt::format("control rule {}", stmt.column_int64(0))));
       rules.push_back(std::move(rule));
     }
     return rules;
   }
 
  private:
-  static Status check_job(const JobRow& job) {
-    if (job.id.empty()) return Status::invalid("job: empty id");
-    if (!known_origin(job.origin)) {
-      return Status::invalid("job '{}': unknown origin '{}' (apply, cli, api or sql)", job.id,
-                             job.origin);
-    }
-    return Status::success();
-  }
-
   // Binds `value` to the named parameter when the statement has it.
   template <typename T>
   static Status bind_named(SqliteStmt& stmt, const char* name, const T& value) {
@@ -480,8 +381,9 @@ class SqliteMetastore final : public Metastore {
     FERRY_ASSIGN(bool has_row, stmt.step());
     if (!has_row) return std::optional<ConfigVersion>();
     ConfigVersion found = read_version(stmt);
-    FERRY_ASSIGN(found.project, parse(stmt.column_text_view(4),
-                                      fmt::format("project of config version {}", found.version)));
+    FERRY_ASSIGN(found.project,
+                 parse_json(stmt.column_text_view(4),
+                            fmt::format("project of config version {}", found.version)));
     return std::optional<ConfigVersion>(std::move(found));
   }
 
@@ -499,23 +401,24 @@ class SqliteMetastore final : public Metastore {
   Status unchanged_run(int64_t run_id, const char* action) {
     FERRY_ASSIGN(std::optional<RunRow> run, select_run(run_id));
     if (!run) return Status::not_found("run {} does not exist", run_id);
+    if (run->state == RunState::kRunning) {
+      return Status::invalid("cannot {} run {}: it is running on worker {}", action, run_id,
+                             run->worker);
+    }
     return Status::invalid("cannot {} run {}: it is {}", action, run_id,
                            run_state_name(run->state));
   }
 
   // REQUIRES: mu_ held.
   Status insert_audit(AuditEvent event) {
-    if (event.event.empty()) return Status::invalid("audit: empty event name");
-    if (event.level != "info" && event.level != "warn" && event.level != "error") {
-      return Status::invalid("audit: unknown level '{}' (info, warn or error)", event.level);
-    }
+    FERRY_TRY(check_audit(event));
     FERRY_ASSIGN(SqliteStmt stmt,
                  db_.prepare("INSERT INTO ferry_audit (time, run_id, job_id, level, event, "
                              "message, details) VALUES (?, ?, ?, ?, ?, ?, ?)"));
-    FERRY_TRY(
-        stmt.bind_all(event.time.empty() ? now_iso8601() : event.time, event.run_id, event.job_id,
-                      event.level, event.event, redact(event.message),
-                      dump(event.details.is_null() ? json::object() : redact_json(event.details))));
+    FERRY_TRY(stmt.bind_all(
+        event.time.empty() ? now_iso8601() : event.time, event.run_id, event.job_id, event.level,
+        event.event, redact(event.message),
+        dump_json(event.details.is_null() ? json::object() : redact_json(event.details))));
     if (event.run_id == 0) FERRY_TRY(stmt.bind_null(2));
     return stmt.run();
   }

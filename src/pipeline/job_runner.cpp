@@ -59,6 +59,38 @@ class PipelineSink final : public SourceSink {
 
   Status json(std::string_view bytes, JsonLayout layout, std::string_view pointer,
               const Origin& origin) override {
+    ensure_normalizer();
+    return json_reader_.read(
+        bytes, layout, pointer, origin,
+        [&](simdjson::dom::element doc, const Origin& where) { return add_record(doc, where); },
+        [&](Reject r) -> Status {
+          ++stats_.rows_read;
+          return reject(std::move(r));
+        });
+  }
+
+  Status records(simdjson::dom::element value, const Origin& origin) override {
+    ensure_normalizer();
+    if (value.is_null()) return Status::success();
+    simdjson::dom::array list;
+    if (value.get_array().get(list)) return add_record(value, origin);
+    Origin where = origin;
+    if (where.line <= 0) where.line = 1;
+    for (simdjson::dom::element record : list) {
+      FERRY_TRY(add_record(record, where));
+      ++where.line;
+    }
+    return Status::success();
+  }
+
+  Status add_record(simdjson::dom::element doc, const Origin& where) {
+    ++stats_.rows_read;
+    Status s = normalizer_->add(doc, where);
+    if (s.code() == Code::kInvalid) return reject(Reject{where, s.message(), json_text(doc)});
+    return s;
+  }
+
+  void ensure_normalizer() {
     if (!normalizer_) {
       NormalizerOptions o;
       o.root_table = spec_.table;
@@ -68,18 +100,6 @@ class PipelineSink final : public SourceSink {
       o.load_id = req_.load_id;
       normalizer_ = std::make_unique<Normalizer>(o, [this](Batch& b) { return deliver(b); });
     }
-    return json_reader_.read(
-        bytes, layout, pointer, origin,
-        [&](simdjson::dom::element doc, const Origin& where) -> Status {
-          ++stats_.rows_read;
-          Status s = normalizer_->add(doc, where);
-          if (s.code() == Code::kInvalid) return reject(Reject{where, s.message(), json_text(doc)});
-          return s;
-        },
-        [&](Reject r) -> Status {
-          ++stats_.rows_read;
-          return reject(std::move(r));
-        });
   }
 
   Status reject(Reject r) override {
@@ -248,8 +268,8 @@ Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
   if (!state_r.ok()) return {state_r.status()};
   nlohmann::json state = state_r.value();
   std::string watermark = state.value("watermark", "");
-  auto spec_r =
-      resolve_job(project, req.job, apply_lookback(watermark, first->incremental.lookback), env);
+  std::string read_from = apply_lookback(watermark, first->incremental.lookback);
+  auto spec_r = resolve_job(project, req.job, read_from, env);
   if (!spec_r.ok()) return {spec_r.status()};
   const JobSpec& spec = spec_r.value();
 
@@ -264,8 +284,11 @@ Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
   ctx.connection = spec.connection;
   ctx.options = spec.source;
   ctx.state = state;
-  ctx.watermark = watermark;
+  // What {{watermark}} is in the options: lookback applied, else incremental.initial.
+  ctx.watermark = read_from.empty() ? spec.incremental.initial : read_from;
   ctx.full_refresh = spec.mode == WriteMode::kReplace;
+  ctx.cursor_field = spec.incremental.cursor_field;
+  ctx.committed_watermark = watermark;
   if (Status st = source->open(ctx); !st.is_ok()) return {st};
 
   LoadSpec load;
@@ -324,6 +347,7 @@ Result<bool> probe_new_data(const Project& project, const JobDefinition& job) {
   ctx.options = spec.source;
   ctx.state = std::move(state);
   ctx.full_refresh = spec.mode == WriteMode::kReplace;
+  ctx.cursor_field = spec.incremental.cursor_field;
   FERRY_TRY(source->open(ctx));
   return source->has_new();
 }

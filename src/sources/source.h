@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include <simdjson.h>
 #include <nlohmann/json.hpp>
 
 #include "core/batch.h"
@@ -36,11 +37,19 @@ struct SourceContext {
   nlohmann::json connection;  // the connection's options, templates and ${ENV} resolved
   nlohmann::json options;     // the job's `source:` options, resolved
   nlohmann::json state;       // last committed state of the job ({} on the first run)
-  std::string watermark;      // last committed watermark ("" when none)
+  // Where an incremental read starts: the last committed watermark moved back by the job's
+  // incremental.lookback (pipeline/watermark.h apply_lookback), or incremental.initial when
+  // nothing is committed yet; "" when neither. The same value as {{watermark}} in options.
+  std::string watermark;
   // The target is replaced by each load (mode replace): a source that tracks what it has
   // read (files, keys) must read everything again when anything changed, or call
   // SourceSink::unchanged() when nothing did.
   bool full_refresh = false;
+  // The job's incremental.cursor_field ("" when the job is not incremental): the column a
+  // source filters on (rows >= watermark); the pipeline tracks the new watermark from it.
+  std::string cursor_field;
+  // The last committed watermark itself, without lookback or initial ("" when none).
+  std::string committed_watermark;
 };
 
 // Implemented by the pipeline. Calls are made on the source's thread.
@@ -54,6 +63,10 @@ class SourceSink {
   // line for kLines) names the array of records. origin.line is the first line of the chunk.
   virtual Status json(std::string_view bytes, JsonLayout layout, std::string_view records_pointer,
                       const Origin& origin) = 0;
+  // Records the source has already parsed (e.g. an API page it parsed to find the next
+  // cursor), so they are not parsed twice: an array's elements, one record for any other
+  // value, none for null. origin.line is the first record's number. Same handling as json().
+  virtual Status records(simdjson::dom::element records, const Origin& origin) = 0;
   // A record that cannot be loaded. Returns Code::kRejected when the job's max_rejects is
   // exceeded; the source must then stop and return that status.
   virtual Status reject(Reject reject) = 0;

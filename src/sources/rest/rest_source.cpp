@@ -379,8 +379,13 @@ class RestSource final : public Source {
                   Origin origin{req.display_url, 1, -1};
                   if (format_ == Format::kJsonLines)
                     return sink_->json(res.body, JsonLayout::kLines, "", origin);
-                  if (format_ == Format::kDocuments)
-                    return sink_->json(res.body, JsonLayout::kDocument, records_, origin);
+                  if (format_ == Format::kDocuments) {
+                    // The page is parsed already (for its cursor): hand over the records.
+                    simdjson::dom::element records = page.body;
+                    if (!records_.empty() && page.body.at_pointer(records_).get(records))
+                      return Status::invalid("{}: no records at {}", origin.source, records_);
+                    return sink_->records(records, origin);
+                  }
                   rejects.clear();
                   batch_.clear();
                   FERRY_TRY(schema_rows_->read(page.body, origin, batch_, rejects).status());
