@@ -2,7 +2,7 @@
 # shellcheck disable=SC2317  # cleanup and the *_prepare functions are called indirectly
 # ferry's benchmarks, each against its baseline in the same run. See bench/README.md.
 #
-#   bench/run.sh BUILD_DIR [csv|json|normalize|memory|rest|s3 ...]  (make bench runs all of them)
+#   bench/run.sh BUILD_DIR [csv|json|normalize|memory|rest|s3|postgres ...]  (make bench: all)
 #
 # Environment:
 #   SCALE=0.1          shrink every data set (default 1)
@@ -35,7 +35,7 @@ DATA=${BENCH_DATA_DIR:-$BENCH_DIR/data}
 SCALE=${SCALE:-1}
 REPEAT=${REPEAT:-1}
 TIMEOUT=${BENCH_TIMEOUT:-1800}
-ALL=(csv json normalize memory rest s3)
+ALL=(csv json normalize memory rest s3 postgres)
 
 if [ $# -eq 0 ]; then
   SELECTED=("${ALL[@]}")
@@ -70,9 +70,11 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
 BIG_CSV=""  # the memory benchmark's 10x file, removed on exit unless KEEP_BENCH_DATA=1
 REST_SERVER_PID=""  # the rest benchmark's API server, stopped on exit
 S3_SERVER_PID=""    # the s3 benchmark's s3rver, stopped on exit
+PG_DIR=""           # the postgres benchmark's cluster (data/, sock/, log), stopped on exit
 cleanup() {
   if [ -n "$REST_SERVER_PID" ]; then kill "$REST_SERVER_PID" 2>/dev/null; fi
   if [ -n "$S3_SERVER_PID" ]; then kill "$S3_SERVER_PID" 2>/dev/null; fi
+  stop_pg_server
   if [ -n "$BIG_CSV" ] && [ "${KEEP_BENCH_DATA:-0}" != 1 ]; then rm -f "$BIG_CSV"; fi
   if [ "${KEEP_BENCH_TMP:-0}" = 1 ]; then
     echo "run.sh: kept temporary files in $WORK"
@@ -223,8 +225,10 @@ sql() { "$SQLITE" -batch "$1" "$2" 2>&1 | paste -sd';'; }
 # run_ferry NAME YAML JOB: times `ferry run JOB` in a fresh project (one per repetition).
 # Sets F_OK=1, F_WALL, F_RSS and PROJ (the last project, kept for verification).
 P_NAME="" P_YAML="" PROJ=""
+P_RESET=""  # a command run before each repetition (e.g. emptying a warehouse server)
 ferry_prepare() {
   [ -n "$PROJ" ] && rm -rf "$PROJ"
+  if [ -n "$P_RESET" ]; then $P_RESET || return 1; fi
   PROJ=$(new_project "$P_NAME" "$P_YAML") && RUN_DIR=$PROJ
 }
 run_ferry() {
@@ -848,6 +852,241 @@ jobs:
   fi
 }
 
+# ---------------------------------------------------------------- 7. PostgreSQL -> PostgreSQL, SQLite
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_PORT=""
+# start_pg_server: a throwaway PostgreSQL 15 cluster for this run, as tests/pg_server.cpp
+# makes one: initdb (as the postgres user: the server refuses root) in a fresh directory,
+# pg_ctl start on a free loopback port with a private socket directory, trust
+# authentication, fsync off. Sets PG_DIR and PG_PORT; stop_pg_server stops it by its PID.
+start_pg_server() {
+  local log i
+  if [ ! -x "$PG_BIN/initdb" ] || ! id postgres >/dev/null 2>&1; then
+    fail "PostgreSQL 15 is not installed ($PG_BIN/initdb or the postgres user is missing; run make setup)"
+    return 1
+  fi
+  command -v psql >/dev/null || { fail "psql is missing (run make setup)"; return 1; }
+  # Not under $WORK: the postgres user must be able to reach it.
+  PG_DIR=$(mktemp -d /tmp/ferry-bench-pg.XXXXXX) || return 1
+  chmod 755 "$PG_DIR"
+  mkdir -p "$PG_DIR/data" "$PG_DIR/sock"
+  chmod 700 "$PG_DIR/data"
+  log=$PG_DIR/log
+  : >"$log"
+  chown -R postgres: "$PG_DIR/data" "$PG_DIR/sock" "$log"
+  if ! runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 \
+    --locale=C --no-sync >>"$log" 2>&1; then
+    fail "initdb failed"
+    show_log "$log"
+    return 1
+  fi
+  for ((i = 0; i < 5; i++)); do
+    PG_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # fsync off on both sides of every comparison; big enough buffers and WAL that neither
+    # contender waits on a checkpoint mid-load.
+    if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$log" -w -t 60 -o \
+      "-p $PG_PORT -k $PG_DIR/sock -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=256MB -c max_wal_size=8GB" \
+      start >>"$PG_DIR/pg_ctl.log" 2>&1; then
+      return 0
+    fi
+  done
+  fail "pg_ctl start failed"
+  show_log "$PG_DIR/pg_ctl.log"
+  show_log "$log"
+  return 1
+}
+# The postmaster's PID from postmaster.pid, killed only when it is still a postgres on PG_DIR.
+stop_pg_server() {
+  [ -n "$PG_DIR" ] || return 0
+  local pid=""
+  [ -f "$PG_DIR/data/postmaster.pid" ] && pid=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$PG_DIR/data"; then
+    kill -9 "$pid" 2>/dev/null
+  fi
+  rm -rf "$PG_DIR"
+  PG_DIR=""
+}
+pg_url() { echo "postgresql://postgres@127.0.0.1:$PG_PORT/$1"; }
+# psql_do DB SQL -> the result, unaligned, one line per row ('|' between columns)
+psql_do() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$(pg_url "$1")" -c "$2"; }
+
+# pg_check DB TABLE -> "count|sum(id)|sum(amount)|max(updated_at)|sum(length(payload))"
+pg_check() {
+  psql_do "$1" "select count(*), sum(id), sum(amount), max(updated_at), sum(length(payload)) from $2" 2>&1
+}
+
+bench_postgres() {
+  local rows src_check got bytes
+  rows=$(scaled 2000000)
+  echo
+  echo "== postgres: PostgreSQL -> PostgreSQL and -> SQLite, ferry vs psql \\copy pipes =="
+  if ! start_pg_server; then
+    add_summary postgres "time ferry / psql pipe (PG)" "- (no PostgreSQL)" "<= 1.00" FAIL
+    return
+  fi
+  note "server: PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$PG_PORT" \
+    "(fsync=off, shared_buffers=256MB)"
+  # The source: 2,000,000 rows of int, text, numeric, timestamptz and text, made by the
+  # server itself; vacuumed (hint bits set) and read once, so no contender pays for that.
+  if ! psql_do postgres "CREATE DATABASE bench_src" >"$WORK/pg_setup.log" 2>&1 ||
+    ! psql_do postgres "CREATE DATABASE bench_dst" >>"$WORK/pg_setup.log" 2>&1 ||
+    ! psql_do bench_src "CREATE TABLE src AS SELECT g::bigint AS id, 'name ' || g AS name,
+        round(((g::bigint * 7919) % 10000000) / 100.0, 2)::numeric(12,2) AS amount,
+        timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' AS updated_at,
+        md5(g::text) || ' ' || md5((g::bigint * 31)::text) AS payload
+      FROM generate_series(1, $rows) g;
+      ALTER TABLE src ADD PRIMARY KEY (id)" >>"$WORK/pg_setup.log" 2>&1 ||
+    ! psql_do bench_src "VACUUM ANALYZE src" >>"$WORK/pg_setup.log" 2>&1; then
+    fail "could not create the source table"
+    show_log "$WORK/pg_setup.log"
+    stop_pg_server
+    add_summary postgres "time ferry / psql pipe (PG)" "- (no data)" "<= 1.00" FAIL
+    return
+  fi
+  bytes=$(psql_do bench_src "select pg_table_size('src')")
+  src_check=$(pg_check bench_src src)
+  note "source: bench_src.public.src (id bigint pk, name text, amount numeric(12,2)," \
+    "updated_at timestamptz, payload text): $(commas "$rows") rows, $(calc %.1f "$bytes / 1e6") MB on disk"
+
+  # --- PG -> PG
+  # Baseline: the pipe a user would write, into a table with the source's types.
+  local pipe_log=$WORK/pg_pipe.log p_ok=0 p_wall="" p_rss=""
+  pg_pipe_prepare() {
+    RUN_DIR=$WORK
+    psql_do bench_dst "DROP TABLE IF EXISTS pipe_t; CREATE TABLE pipe_t (id bigint, name text,
+      amount numeric(12,2), updated_at timestamptz, payload text)"
+  }
+  # shellcheck disable=SC2016  # $0.. are bash -c's arguments
+  measure pg_pipe_prepare "$pipe_log" bash -c \
+    'set -o pipefail; psql -X -q -v ON_ERROR_STOP=1 -d "$0" -c "\copy (SELECT * FROM src) to stdout" |
+       psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "\copy pipe_t from pstdin"' \
+    "$(pg_url bench_src)" "$(pg_url bench_dst)"
+  if [ "$RC" -ne 0 ]; then
+    fail "the psql \\copy pipe exited with status $RC"
+    show_log "$pipe_log"
+  else
+    got=$(pg_check bench_dst pipe_t)
+    if [ "$got" != "$src_check" ]; then
+      fail "the psql pipe's table: '$got', expected '$src_check'"
+    else
+      p_ok=1 p_wall=$BEST_WALL p_rss=$PEAK_RSS_KB
+    fi
+  fi
+  psql_do bench_dst "DROP TABLE IF EXISTS pipe_t" >/dev/null 2>&1
+
+  # ferry: replace (a new table swapped in) and append (into an existing table), in schema
+  # ods of bench_dst; the same project, a fresh schema for each repetition.
+  local yaml mode
+  local -A f_ok f_wall f_rss
+  pg_reset_ods() { psql_do bench_dst "DROP SCHEMA IF EXISTS ods CASCADE"; }
+  P_RESET=pg_reset_ods
+  for mode in replace append; do
+    yaml="project: bench_pg
+metastore: sqlite:.ferry/meta.db
+warehouse: wh
+connections:
+  pg: {type: postgres, url: \"$(pg_url bench_src)\"}
+  wh: {type: postgres, url: \"$(pg_url bench_dst)\", schema: ods}
+jobs:
+  - {id: bench_pg, source: {connection: pg, table: public.src}, target: {table: t, mode: $mode}}"
+    run_ferry "pg_$mode" "$yaml" bench_pg
+    if [ "$F_OK" = 1 ]; then
+      got=$(pg_check bench_dst ods.t)
+      if [ "$got" != "$src_check" ]; then
+        fail "ferry's table ods.t ($mode): '$got', expected '$src_check'"
+        F_OK=0 F_WHY="ferry rows differ"
+      fi
+      rm -rf "$PROJ"
+    fi
+    f_ok[$mode]=$F_OK f_wall[$mode]=$F_WALL f_rss[$mode]=$F_RSS
+    [ "$F_OK" = 1 ] || PG_WHY=$F_WHY
+  done
+  P_RESET=""
+
+  # --- PG -> SQLite
+  local lite_log=$WORK/pg_lite_pipe.log l_ok=0 l_wall="" l_rss=""
+  S_DB=$WORK/pg_lite_pipe.db
+  pg_lite_prepare() {
+    rm -f "$S_DB" && RUN_DIR=$WORK &&
+      "$SQLITE" "$S_DB" 'CREATE TABLE t(id INTEGER, name TEXT, amount NUMERIC, updated_at TEXT, payload TEXT)'
+  }
+  # shellcheck disable=SC2016  # $0.. are bash -c's arguments
+  measure pg_lite_prepare "$lite_log" bash -c \
+    'set -o pipefail; psql -X -q -v ON_ERROR_STOP=1 -d "$0" -c "\copy (SELECT * FROM src) to stdout with csv" |
+       "$1" "$2" ".import --csv /dev/stdin t"' \
+    "$(pg_url bench_src)" "$SQLITE" "$S_DB"
+  if [ "$RC" -ne 0 ]; then
+    fail "psql \\copy | sqlite3 .import exited with status $RC"
+    show_log "$lite_log"
+  else
+    got=$(sql "$S_DB" 'select count(*), sum(id) from t')
+    if [ "$got" != "$rows|$((rows * (rows + 1) / 2))" ]; then
+      fail "psql \\copy | sqlite3 loaded '$got' (count|sum(id)), expected $rows|$((rows * (rows + 1) / 2))"
+    else
+      l_ok=1 l_wall=$BEST_WALL l_rss=$PEAK_RSS_KB
+    fi
+  fi
+  rm -f "$S_DB"
+
+  local lf_ok=0 lf_wall="" lf_rss=""
+  run_ferry pg_lite "project: bench_pg_lite
+metastore: sqlite:.ferry/meta.db
+warehouse: wh
+connections:
+  pg: {type: postgres, url: \"$(pg_url bench_src)\"}
+  wh: {type: sqlite, path: warehouse.db}
+jobs:
+  - {id: bench_pg_lite, source: {connection: pg, table: public.src}, target: {table: t, mode: append}}" \
+    bench_pg_lite
+  if [ "$F_OK" = 1 ]; then
+    got=$(sql "$PROJ/warehouse.db" 'select count(*), sum(id) from t')
+    if [ "$got" != "$rows|$((rows * (rows + 1) / 2))" ]; then
+      fail "ferry's SQLite table t: '$got' (count|sum(id)), expected $rows|$((rows * (rows + 1) / 2))"
+    else
+      lf_ok=1 lf_wall=$F_WALL lf_rss=$F_RSS
+    fi
+    rm -rf "$PROJ"
+  fi
+  stop_pg_server
+
+  echo
+  table_header
+  [ "${f_ok[replace]}" = 1 ] &&
+    table_row "ferry PG->PG replace" "${f_wall[replace]}" "$rows" "$bytes" "${f_rss[replace]}"
+  [ "${f_ok[append]}" = 1 ] &&
+    table_row "ferry PG->PG append" "${f_wall[append]}" "$rows" "$bytes" "${f_rss[append]}"
+  [ "$p_ok" = 1 ] && table_row "psql | psql (baseline)" "$p_wall" "$rows" "$bytes" "$p_rss"
+  [ "$lf_ok" = 1 ] && table_row "ferry PG->SQLite" "$lf_wall" "$rows" "$bytes" "$lf_rss"
+  [ "$l_ok" = 1 ] && table_row "psql | sqlite3 (baseline)" "$l_wall" "$rows" "$bytes" "$l_rss"
+  note "(MB/s: of the source table's size on disk; peak RSS: the client processes only, not the" \
+    "server's; a pipe's is its largest process's)"
+  local ratio result mode_label
+  for mode in replace append; do
+    mode_label="time ferry $mode / psql pipe"
+    if [ "${f_ok[$mode]}" = 1 ] && [ "$p_ok" = 1 ]; then
+      ratio=$(calc %.2f "${f_wall[$mode]} / $p_wall")
+      result=$(verdict "$ratio" "<=" 1.0)
+      echo "  ratio ferry PG->PG ($mode) / psql | psql: $ratio (target <= 1.00): $result"
+      add_summary postgres "$mode_label" \
+        "$ratio ($(printf %.2f "${f_wall[$mode]}") s / $(printf %.2f "$p_wall") s)" "<= 1.00" "$result"
+    else
+      add_summary postgres "$mode_label" "- (${PG_WHY:-baseline failed})" "<= 1.00" FAIL
+    fi
+  done
+  if [ "$lf_ok" = 1 ] && [ "$l_ok" = 1 ]; then
+    ratio=$(calc %.2f "$lf_wall / $l_wall")
+    result=$(verdict "$ratio" "<=" 1.0)
+    echo "  ratio ferry PG->SQLite / psql | sqlite3: $ratio (target <= 1.00): $result"
+    add_summary postgres "time ferry / psql to sqlite3" \
+      "$ratio ($(printf %.2f "$lf_wall") s / $(printf %.2f "$l_wall") s)" "<= 1.00" "$result"
+  else
+    add_summary postgres "time ferry / psql to sqlite3" "- (ferry or baseline failed)" "<= 1.00" FAIL
+  fi
+}
+
 # ---------------------------------------------------------------- main
 
 echo "ferry benchmarks: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SCALE=$SCALE, REPEAT=$REPEAT"
@@ -863,6 +1102,7 @@ for name in "${SELECTED[@]}"; do
     memory) bench_memory ;;
     rest) bench_rest ;;
     s3) bench_s3 ;;
+    postgres) bench_postgres ;;
   esac
 done
 

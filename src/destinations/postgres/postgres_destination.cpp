@@ -94,7 +94,11 @@ struct LoadTable {
   std::string name;                    // logical name (Batch::table())
   std::optional<StoredTable> stored;   // the warehouse's table when first seen
   std::optional<TableSchema> planned;  // its schema after this load (what plans start from)
-  std::string stage;                   // the TEMP staging table ("" until created)
+  std::string stage;                   // where rows are copied to ("" until created)
+  // stage is a warehouse table created in the load's transaction, not a TEMP staging table:
+  // the table's new version `<name>__ferry_new_<load>` (replace) or the new table itself
+  // (append to a table that does not exist yet).
+  bool direct = false;
   std::map<std::string, std::string> stage_sql;  // column -> SQL type in staging
   int64_t rows = 0;
 };
@@ -123,6 +127,10 @@ class PostgresDestination final : public Destination {
   std::string qualified(const std::string& table) const {
     return quote_ident(schema_) + "." + quote_ident(table);
   }
+  // The table rows of `t` are copied into.
+  std::string stage_name(const LoadTable& t) const {
+    return t.direct ? qualified(t.stage) : "pg_temp." + quote_ident(t.stage);
+  }
   Result<bool> load_committed(const std::string& load_id);
   Result<std::optional<StoredTable>> load_table(const std::string& table);
   Result<std::vector<std::string>> table_names(const std::string& prefix);
@@ -130,6 +138,7 @@ class PostgresDestination final : public Destination {
   std::string stage_type(const LoadTable& t, const Field& f) const;
   Status stage_plan(LoadTable& t, const SchemaPlan& plan);
   Status copy_rows(LoadTable& t, const Batch& batch, const SchemaPlan& plan, size_t* written);
+  Status finish_copy();
 
   Status commit_table(LoadTable& t);
   Status evolve_target(LoadTable& t, const std::string& physical, bool create);
@@ -146,6 +155,10 @@ class PostgresDestination final : public Destination {
   std::map<std::string, LoadTable> tables_;
   std::vector<Reject> rejects_;  // of the load in progress, written at commit
   int next_stage_ = 0;
+  bool load_tx_ = false;  // a replace's writes opened the load's transaction
+  // The COPY left open by copy_rows ("" = none): its table and columns, and the table's name
+  // for messages. Batches with the same ones go on in the same COPY.
+  std::string copy_key_, copy_table_;
   std::string buf_;  // COPY data, reused
 };
 
@@ -221,13 +234,17 @@ Status PostgresDestination::begin(const LoadSpec& load) {
 void PostgresDestination::drop_staging() {
   std::string sql;
   for (const auto& [name, t] : tables_)
-    if (!t.stage.empty()) sql += "DROP TABLE IF EXISTS pg_temp." + quote_ident(t.stage) + ";";
+    if (!t.stage.empty() && !t.direct) sql += "DROP TABLE IF EXISTS " + stage_name(t) + ";";
   if (!sql.empty() && conn_.connected()) static_cast<void>(conn_.exec(sql));  // best effort
   tables_.clear();
 }
 
 void PostgresDestination::rollback() {
+  if (!copy_key_.empty()) conn_.copy_abort("ferry rolled the load back");
+  copy_key_.clear();
+  // A replace's new tables go with its transaction.
   if (conn_.in_transaction()) static_cast<void>(conn_.exec("ROLLBACK"));
+  load_tx_ = false;
   drop_staging();
   rejects_.clear();
   load_.reset();
@@ -281,6 +298,7 @@ Result<LoadTable*> PostgresDestination::load_table_state(const std::string& name
     return Status::invalid("table name {} is reserved", name);
   LoadTable t;
   t.name = name;
+  FERRY_TRY(finish_copy());  // the catalog query needs the connection
   FERRY_ASSIGN(t.stored, load_table(name));
   if (t.stored) t.planned = t.stored->schema;
   return &tables_.emplace(name, std::move(t)).first->second;
@@ -302,14 +320,43 @@ std::string PostgresDestination::stage_type(const LoadTable& t, const Field& f) 
 
 Status PostgresDestination::stage_plan(LoadTable& t, const SchemaPlan& plan) {
   if (t.stage.empty()) {
-    t.stage = "_ferry_stage_" + std::to_string(++next_stage_);
-    std::string sql = "CREATE TEMP TABLE " + quote_ident(t.stage) + " (";
+    FERRY_TRY(finish_copy());
+    std::string sql;
+    const bool replace = load_->mode == WriteMode::kReplace;
+    if (replace || (load_->mode == WriteMode::kAppend && !t.stored)) {
+      // replace, and append to a new table: the rows go straight into the table's new
+      // version (or the new table), created in the load's transaction (which commit()
+      // finishes): no other session sees it before the commit, a failed or killed load leaves
+      // nothing, and the rows are written once instead of into staging and then again into
+      // the table (2M rows PG -> PG on 2 busy cores: 17.9 s with staging and INSERT ...
+      // SELECT, 11.9 s straight in).
+      if (!load_tx_) {
+        FERRY_TRY(conn_.exec("BEGIN"));
+        load_tx_ = true;
+      }
+      t.direct = true;
+      if (replace) {
+        t.stage = t.name + kStagingInfix + short_load_id(load_->load_id);
+        sql = "DROP TABLE IF EXISTS " + stage_name(t) + "; ";
+      } else {
+        t.stage = t.name;
+      }
+      sql += "CREATE TABLE " + stage_name(t) + " (";
+    } else {
+      t.stage = "_ferry_stage_" + std::to_string(++next_stage_);
+      sql = "CREATE TEMP TABLE " + quote_ident(t.stage) + " (";
+    }
     for (const Field& f : plan.table.fields) {
       std::string type = stage_type(t, f);
       sql += quote_ident(f.name) + " " + type + ", ";
       t.stage_sql[f.name] = type;
     }
-    sql += quote_ident(kSeqColumn) + " bigint GENERATED ALWAYS AS IDENTITY)";
+    if (t.direct) {
+      // Filled for every row without sending it; the default goes at commit.
+      sql += quote_ident(kLoadIdColumn) + " text DEFAULT " + quote_literal(load_->load_id) + ")";
+    } else {
+      sql += quote_ident(kSeqColumn) + " bigint GENERATED ALWAYS AS IDENTITY)";
+    }
     FERRY_TRY(conn_.exec(sql).with_context("creating the staging table of " + t.name));
   } else {
     std::string alter;
@@ -327,9 +374,11 @@ Status PostgresDestination::stage_plan(LoadTable& t, const SchemaPlan& plan) {
       }
       t.stage_sql[f.name] = type;
     }
-    if (!alter.empty())
-      FERRY_TRY(conn_.exec("ALTER TABLE pg_temp." + quote_ident(t.stage) + " " + alter)
+    if (!alter.empty()) {
+      FERRY_TRY(finish_copy());
+      FERRY_TRY(conn_.exec("ALTER TABLE " + stage_name(t) + " " + alter)
                     .with_context("evolving the staging table of " + t.name));
+    }
   }
   t.planned = plan.table;
   return Status::success();
@@ -407,9 +456,10 @@ Status PostgresDestination::copy_rows(LoadTable& t, const Batch& batch, const Sc
   }
   if (outs.empty()) {  // rows of nulls only: they are rows still, as in the other warehouses
     size_t n = plan.rows_to_write(batch);
+    FERRY_TRY(finish_copy());
     FERRY_TRY(conn_
-                  .exec(fmt::format("INSERT INTO pg_temp.{} SELECT FROM generate_series(1, {})",
-                                    quote_ident(t.stage), n))
+                  .exec(fmt::format("INSERT INTO {} SELECT FROM generate_series(1, {})",
+                                    stage_name(t), n))
                   .with_context("writing into table " + t.name));
     *written = n;
     t.rows += static_cast<int64_t>(n);
@@ -423,8 +473,17 @@ Status PostgresDestination::copy_rows(LoadTable& t, const Batch& batch, const Sc
     Status out = st.with_context("writing into table " + t.name);
     return batch.origin_source().empty() ? out : out.with_context(batch.origin_source());
   };
-  FERRY_TRY(failed(conn_.copy_in_begin(
-      fmt::format("COPY pg_temp.{} ({}) FROM STDIN", quote_ident(t.stage), cols))));
+  // One COPY carries every batch of a table while its columns stay the same: the server
+  // takes the rows in while the source reads the next batch, instead of ferry waiting for its
+  // verdict on each batch (2M rows PG -> PG replace on 2 busy cores: 11.9 s with a COPY per
+  // batch, 6.3 s with one).
+  std::string key = stage_name(t) + " (" + cols + ")";
+  if (key != copy_key_) {
+    FERRY_TRY(finish_copy());
+    FERRY_TRY(failed(conn_.copy_in_begin("COPY " + key + " FROM STDIN")));
+    copy_key_ = key;
+    copy_table_ = t.name;
+  }
   buf_.clear();
   Status st;
   for (size_t r = 0; r < batch.num_rows() && st; ++r) {
@@ -449,11 +508,19 @@ Status PostgresDestination::copy_rows(LoadTable& t, const Batch& batch, const Sc
   if (st) st = conn_.copy_put(buf_);
   if (!st) {
     conn_.copy_abort("ferry stopped the copy");
+    copy_key_.clear();
     return failed(st);
   }
-  FERRY_TRY(failed(conn_.copy_in_end()));
   t.rows += static_cast<int64_t>(*written);
   return Status::success();
+}
+
+// Ends the COPY copy_rows left open; its status is the server's verdict on every row sent in
+// it (a bad value names its line of the COPY).
+Status PostgresDestination::finish_copy() {
+  if (copy_key_.empty()) return Status::success();
+  copy_key_.clear();
+  return conn_.copy_in_end().with_context("writing into table " + copy_table_);
 }
 
 Status PostgresDestination::write(const Batch& batch, WriteResult* result) {
@@ -579,6 +646,12 @@ Status PostgresDestination::commit_table(LoadTable& t) {
   const bool replace = load_->mode == WriteMode::kReplace;
   const bool merge_root = load_->mode == WriteMode::kMerge && t.name == load_->root_table;
   std::string physical = replace ? t.name + kStagingInfix + short_load_id(load_->load_id) : t.name;
+  if (t.direct) {  // the rows are in place already
+    return conn_
+        .exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT", stage_name(t),
+                          quote_ident(kLoadIdColumn)))
+        .with_context("loading table " + t.name);
+  }
   if (replace) {
     FERRY_TRY(conn_.exec("DROP TABLE IF EXISTS " + qualified(physical)));
     FERRY_TRY(evolve_target(t, physical, true));
@@ -601,7 +674,7 @@ Status PostgresDestination::commit_table(LoadTable& t) {
   std::string load_col = quote_ident(kLoadIdColumn);
   cols += load_col;
   exprs += quote_literal(load_->load_id);
-  std::string stage = "pg_temp." + quote_ident(t.stage);
+  std::string stage = stage_name(t);
   std::string sql;
   if (merge_root) {
     // The last delivered row of a key wins, as if the rows had been upserted one by one
@@ -690,7 +763,8 @@ Status PostgresDestination::write_rejects(const std::vector<Reject>& rejects) {
 Status PostgresDestination::commit(const nlohmann::json& state, const LoadStats& stats) {
   if (!load_) return Status::internal("commit(): no load in progress");
   Status st = [&]() -> Status {
-    FERRY_TRY(conn_.exec("BEGIN"));
+    FERRY_TRY(finish_copy());
+    if (!load_tx_) FERRY_TRY(conn_.exec("BEGIN"));
     // First: a load id committed by another attempt meanwhile makes this one a no-op (the
     // insert waits for that attempt's transaction, then does nothing).
     FERRY_ASSIGN(
@@ -726,6 +800,7 @@ Status PostgresDestination::commit(const nlohmann::json& state, const LoadStats&
     rollback();
     return st.code() == Code::kCancelled ? st : st.with_context("committing the load");
   }
+  load_tx_ = false;
   drop_staging();
   rejects_.clear();
   load_.reset();

@@ -522,11 +522,14 @@ TEST_F(PostgresDestinationTest, AnotherSchemaIsCreatedAndUsed) {
   EXPECT_EQ(q("SELECT id FROM t", other.get()), (Rows{{"1"}}));  // its search path
 }
 
-TEST_F(PostgresDestinationTest, ABadValueFailsItsBatchNamingTheTable) {
+TEST_F(PostgresDestinationTest, ABadValueFailsTheLoadNamingTheTable) {
   ASSERT_TRUE(dst_->execute("CREATE TABLE u (id uuid)").is_ok());
   ASSERT_TRUE(dst_->begin(spec("L1", "u")).is_ok());
   WriteResult r;
   Status st = dst_->write(make_batch("u", {"id"}, {{"not-a-uuid"}}), &r);
+  // The COPY stays open across batches: the server's verdict on a batch comes with a later
+  // write or with the commit.
+  if (st.is_ok()) st = dst_->commit({}, {});
   EXPECT_EQ(st.code(), Code::kInvalid);
   EXPECT_THAT(st.message(), HasSubstr("table u"));
   EXPECT_THAT(st.message(), HasSubstr("uuid"));
@@ -610,6 +613,36 @@ TEST(PgCopyText, EscapesAndUnescapesTheSpecialCharacters) {
   std::string back;
   pg_copy_unescape(out, back);
   EXPECT_EQ(back, "a\tb\nc\rd\\e");
+}
+
+// pg_copy_escape skips 8 bytes at a time: a special character at every position of a long
+// value, next to non-ASCII bytes and other control characters, is found.
+TEST(PgCopyText, FindsTheSpecialCharacterAtEveryPosition) {
+  const std::string base =
+      "0123456789abcdef\xc3\xa9\x01\x7f"
+      "0123456789";
+  for (char special : {'\t', '\n', '\r', '\\'}) {
+    for (size_t pos = 0; pos <= base.size(); ++pos) {
+      std::string value = base;
+      value.insert(pos, 1, special);
+      std::string expected;
+      for (char c : value) {
+        if (c == '\t')
+          expected += "\\t";
+        else if (c == '\n')
+          expected += "\\n";
+        else if (c == '\r')
+          expected += "\\r";
+        else if (c == '\\')
+          expected += "\\\\";
+        else
+          expected.push_back(c);
+      }
+      std::string out = "x";
+      pg_copy_escape(value, out);
+      EXPECT_EQ(out, "x" + expected) << "special " << int(special) << " at " << pos;
+    }
+  }
 }
 
 }  // namespace

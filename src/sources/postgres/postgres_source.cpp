@@ -93,7 +93,7 @@ class PostgresSource final : public Source {
     query_ = ctx.options.value("query", "");
     if (table_.empty() == query_.empty())
       return Status::invalid("postgres source: give either table or query (job {})", ctx.job_id);
-    cursor_ = ctx.options.value("cursor_field", "");
+    cursor_ = ctx.cursor_field;
     std::string nc = ctx.options.value("null_cursor", "include");
     if (nc == "include") {
       null_cursor_ = NullCursor::kInclude;
@@ -169,8 +169,8 @@ class PostgresSource final : public Source {
       if (!cursor_.empty() && (cols[i].name == cursor_ || sanitize_name(cols[i].name) == cursor_))
         cursor = static_cast<int>(i);
     if (!cursor_.empty() && cursor < 0)
-      return Status::invalid("postgres source: cursor_field {} is not a column of {}", cursor_,
-                             what());
+      return Status::invalid("postgres source: incremental.cursor_field {} is not a column of {}",
+                             cursor_, what());
 
     std::string select;
     for (const SourceColumn& c : cols)
@@ -233,8 +233,9 @@ class PostgresSource final : public Source {
       batch.end_row();
       if (null_cursors > 0 && null_cursor_ == NullCursor::kError)
         return Status::invalid(
-            "postgres source, {}: a row has a NULL {} (cursor_field; null_cursor: error)", what(),
-            cursor_);
+            "postgres source, {}: a row has a NULL {} (incremental.cursor_field; null_cursor: "
+            "error)",
+            what(), cursor_);
       if (batch.num_rows() >= kBatchRows) {
         if (sink.cancelled()) return Status(Code::kCancelled, "cancelled");
         FERRY_TRY(push());
@@ -263,10 +264,6 @@ SourceDescriptor postgres_source_descriptor() {
       {"table", OptionType::kString, "", "Table to read, schema-qualified or not (or `query`).",
        false, false},
       {"query", OptionType::kString, "", "SQL query to read instead of a table.", false, false},
-      {"cursor_field", OptionType::kString, "",
-       "Column for incremental reads: rows with a value >= the job's watermark (set the job's "
-       "incremental.cursor_field to the same column, and use mode merge).",
-       false, false},
       {"null_cursor", OptionType::kString, "include",
        "Rows whose cursor is NULL: include (read on every run) or error (fail the run).", false,
        false},

@@ -2,7 +2,8 @@
 //
 //   source: {connection: pg, table: public.orders}                 # schema-qualified or not
 //   source: {connection: pg, query: "SELECT ... FROM ... JOIN ..."}
-//   source: {connection: pg, table: orders, cursor_field: updated_at, null_cursor: include}
+//   source: {connection: pg, table: orders, null_cursor: include}
+//   incremental: {cursor_field: updated_at, lookback: 10m}
 //
 // Rows stream with `COPY (SELECT ...) TO STDOUT` (text format) inside one REPEATABLE READ READ
 // ONLY transaction, so a run reads one consistent snapshot, in batches of 8192 rows: memory
@@ -15,13 +16,15 @@
 // Values that ferry's types cannot hold (dates BC or 'infinity', NaN timestamps) arrive as
 // text, which widens their column to text rather than losing them.
 //
-// Incremental: with `cursor_field`, a run reads the rows whose cursor is >= the job's
-// watermark (SourceContext::watermark; the pipeline computes it from the rows it loads).
-// `>=`, not `>`: rows that share the watermark's value and arrived after the last run are never
-// lost; the rows re-read at the watermark are deduplicated by the target's merge on its primary
-// key (use mode merge). Rows whose cursor is NULL: `null_cursor: include` (default) reads them
-// on every run (merge keeps one copy), `error` fails the run naming how many there are found.
-// A replace (full refresh) reads everything.
+// Incremental: with the job's `incremental.cursor_field` (SourceContext::cursor_field), a run
+// reads the rows whose cursor is >= SourceContext::watermark: the last committed watermark
+// (which the pipeline computes from the rows it loads) moved back by `incremental.lookback`,
+// or `incremental.initial` on the first run. `>=`, not `>`: rows that share the watermark's
+// value and arrived after the last run are never lost; lookback re-reads a window before it,
+// for rows committed late with an older cursor. Rows read again are deduplicated by the
+// target's merge on its primary key (use mode merge). Rows whose cursor is NULL:
+// `null_cursor: include` (default) reads them on every run (merge keeps one copy), `error`
+// fails the run. A replace (full refresh) reads everything.
 //
 // Errors name the connection (database, host, port) and the table: a missing table is
 // kNotFound, bad credentials or SQL kInvalid, a lost connection kRetry (core/postgres.h).

@@ -42,6 +42,9 @@ class CollectingSink final : public SourceSink {
   Status json(std::string_view, JsonLayout, std::string_view, const Origin&) override {
     return Status::internal("unexpected json");
   }
+  Status records(simdjson::dom::element, const Origin&) override {
+    return Status::internal("unexpected parsed JSON");
+  }
   Status reject(Reject) override { return Status::internal("unexpected reject"); }
   Status set_constant(const std::string&, std::optional<std::string>) override {
     return Status::success();
@@ -69,13 +72,15 @@ class PostgresSourceTest : public ::testing::Test {
   void sql(const std::string& s) { ASSERT_EQ(PgServer::exec(url_, s), "") << s; }
 
   // Opens and reads; returns the status of read() (or of open()).
-  Status read(const nlohmann::json& options, CollectingSink& sink, const std::string& wm = "",
-              bool full_refresh = false) {
+  // `cursor` is the job's incremental.cursor_field ("" = not incremental).
+  Status read(const nlohmann::json& options, CollectingSink& sink, const std::string& cursor = "",
+              const std::string& wm = "", bool full_refresh = false) {
     auto src = postgres_source_descriptor().create();
     SourceContext ctx;
     ctx.job_id = "j";
     ctx.connection = {{"type", "postgres"}, {"url", url_}};
     ctx.options = options;
+    ctx.cursor_field = cursor;
     ctx.watermark = wm;
     ctx.full_refresh = full_refresh;
     FERRY_TRY(src->open(ctx));
@@ -143,28 +148,26 @@ TEST_F(PostgresSourceTest, IncrementalReadsFromTheWatermarkIncludingTies) {
 INSERT INTO ev VALUES (1, '2024-01-01T00:00:00Z'), (2, '2024-01-02T00:00:00Z'),
   (3, '2024-01-02T00:00:00Z'), (4, '2024-01-03T00:00:00Z'), (5, NULL);)");
   CollectingSink all;
-  ASSERT_TRUE(read({{"table", "ev"}, {"cursor_field", "at"}}, all).is_ok());
+  ASSERT_TRUE(read({{"table", "ev"}}, all, "at").is_ok());
   EXPECT_EQ(all.rows_.size(), 5u);  // no watermark yet: everything
   CollectingSink since;
-  ASSERT_TRUE(
-      read({{"table", "ev"}, {"cursor_field", "at"}}, since, "2024-01-02T00:00:00Z").is_ok());
+  ASSERT_TRUE(read({{"table", "ev"}}, since, "at", "2024-01-02T00:00:00Z").is_ok());
   std::vector<std::string> ids;
   for (const auto& r : since.rows_)
     ids.push_back(r[0]);
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, (std::vector<std::string>{"2", "3", "4", "5"}));  // ties and the NULL cursor
   CollectingSink refresh;
-  ASSERT_TRUE(read({{"table", "ev"}, {"cursor_field", "at"}}, refresh, "2024-01-02T00:00:00Z", true)
-                  .is_ok());
+  ASSERT_TRUE(read({{"table", "ev"}}, refresh, "at", "2024-01-02T00:00:00Z", true).is_ok());
   EXPECT_EQ(refresh.rows_.size(), 5u);
   CollectingSink strict;
-  Status st = read({{"table", "ev"}, {"cursor_field", "at"}, {"null_cursor", "error"}}, strict,
-                   "2024-01-02T00:00:00Z");
+  Status st =
+      read({{"table", "ev"}, {"null_cursor", "error"}}, strict, "at", "2024-01-02T00:00:00Z");
   EXPECT_EQ(st.code(), Code::kInvalid);
   EXPECT_THAT(st.message(), HasSubstr("NULL at"));
   sql("DELETE FROM ev WHERE at IS NULL");
   CollectingSink ints;
-  ASSERT_TRUE(read({{"table", "ev"}, {"cursor_field", "id"}}, ints, "4").is_ok());
+  ASSERT_TRUE(read({{"table", "ev"}}, ints, "id", "4").is_ok());
   ASSERT_EQ(ints.rows_.size(), 1u);
   EXPECT_EQ(ints.rows_[0][0], "4");
 }
@@ -178,7 +181,7 @@ TEST_F(PostgresSourceTest, ErrorsNameTheTableAndTheServer) {
   st = read({{"table", "a"}, {"query", "SELECT 1"}}, sink);
   EXPECT_EQ(st.code(), Code::kInvalid);
   sql("CREATE TABLE t (a int)");
-  st = read({{"table", "t"}, {"cursor_field", "b"}}, sink);
+  st = read({{"table", "t"}}, sink, "b");
   EXPECT_EQ(st.code(), Code::kInvalid);
   EXPECT_THAT(st.message(), HasSubstr("cursor_field b"));
   st = read({{"query", "SELEKT"}}, sink);
