@@ -104,6 +104,10 @@ class Metastore {
   // unknown id.
   virtual Result<std::vector<JobRow>> list_jobs() = 0;
   virtual Result<std::optional<JobRow>> get_job(const std::string& id) = 0;
+  // A short text that changes whenever the config (current version, or any job's id,
+  // definition or enabled flag) changes, and not when only watermarks or runs do: a cheap
+  // poll for `ferry serve`'s hot reload (one aggregate query instead of reading every row).
+  virtual Result<std::string> config_stamp() = 0;
   // Inserts or replaces the row with this id.
   virtual Status put_job(const JobRow& job) = 0;
   virtual Status delete_job(const std::string& id) = 0;

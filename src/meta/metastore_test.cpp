@@ -175,6 +175,31 @@ TEST_P(MetastoreTest, JobsCrud) {
   EXPECT_EQ(store->put_job(job("x", json::object(), "robot")).code(), Code::kInvalid);
 }
 
+TEST_P(MetastoreTest, ConfigStampChangesWithTheConfigButNotWithWatermarks) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  // The daemon compares each stamp with the one before.
+  std::string last = store->config_stamp().value();
+  auto changed = [&] {
+    std::string now = store->config_stamp().value();
+    bool differs = now != last;
+    last = now;
+    return differs;
+  };
+  ASSERT_TRUE(store->put_job(job("a", {{"store_id", 1}}, "cli")).is_ok());
+  EXPECT_TRUE(changed());
+  ASSERT_TRUE(store->set_enabled("a", false).is_ok());
+  EXPECT_TRUE(changed());
+  ASSERT_TRUE(store->set_watermark("a", "2026-01-01").is_ok());
+  EXPECT_FALSE(changed());  // a run's progress is not a config change
+  ASSERT_TRUE(store->put_job(job("b", {{"store_id", 2}}, "cli")).is_ok());
+  EXPECT_TRUE(changed());
+  ASSERT_TRUE(store->delete_job("b").is_ok());
+  EXPECT_TRUE(changed());
+  ASSERT_TRUE(store->apply_version(json::object(), {job("c")}, "apply").ok());
+  EXPECT_TRUE(changed());
+}
+
 TEST_P(MetastoreTest, HandInsertedJobRowGetsDefaultsAndOriginSql) {
   auto store = open();
   ASSERT_NE(store, nullptr);

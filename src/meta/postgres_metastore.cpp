@@ -327,6 +327,19 @@ class PostgresMetastore final : public Metastore {
     return with_conn([&](PgConn& c) { return select_jobs(c, "", {}); });
   }
 
+  Result<std::string> config_stamp() override {
+    return with_conn([&](PgConn& c) -> Result<std::string> {
+      FERRY_ASSIGN(
+          PgResult r,
+          c.query("SELECT (SELECT COALESCE(MAX(version), 0) FROM ferry_config_versions)::text"
+                  " || '/' || COUNT(*) || '/' || COALESCE(MAX(updated_at), '') || '/' || "
+                  "COUNT(*) FILTER (WHERE enabled) || '/' || COALESCE(SUM(length(id)), 0) "
+                  "FROM ferry_jobs"));
+      if (r.rows() == 0) return std::string();
+      return std::string(r.value(0, 0));
+    });
+  }
+
   Result<std::optional<JobRow>> get_job(const std::string& id) override {
     return with_conn([&](PgConn& c) -> Result<std::optional<JobRow>> {
       FERRY_ASSIGN(std::vector<JobRow> jobs, select_jobs(c, " WHERE id = $1", {pg_text(id)}));

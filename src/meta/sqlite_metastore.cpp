@@ -117,6 +117,18 @@ class SqliteMetastore final : public Metastore {
     return select_jobs("");
   }
 
+  Result<std::string> config_stamp() override {
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteStmt stmt,
+                 db_.prepare("SELECT (SELECT COALESCE(MAX(version), 0) FROM ferry_config_versions)"
+                             " || '/' || COUNT(*) || '/' || COALESCE(MAX(updated_at), '') || '/' "
+                             "|| COALESCE(SUM(enabled), 0) || '/' || COALESCE(SUM(length(id)), 0) "
+                             "FROM ferry_jobs"));
+    FERRY_ASSIGN(bool row, stmt.step());
+    if (!row) return std::string();
+    return stmt.column_text(0);
+  }
+
   Result<std::optional<JobRow>> get_job(const std::string& id) override {
     std::lock_guard lock(mu_);
     FERRY_ASSIGN(std::vector<JobRow> jobs, select_jobs(" WHERE id = ?", id));

@@ -7,7 +7,6 @@
 #include <random>
 
 #include "core/duration.h"
-#include "core/hash.h"
 #include "core/redact.h"
 #include "pipeline/applied.h"
 #include "pipeline/job_runner.h"
@@ -140,18 +139,11 @@ Status Daemon::reload() {
 }
 
 Status Daemon::load_config_locked() {
+  // Cheap change detection first: one aggregate query (meta/metastore.h config_stamp).
+  FERRY_ASSIGN(std::string fp, meta_->config_stamp());
+  if (fp == config_fingerprint_ && project_) return Status::success();
   FERRY_ASSIGN(auto version, meta_->current_version());
   FERRY_ASSIGN(auto rows, meta_->list_jobs());
-  // Cheap change detection: the version and every row's id, enabled flag and updated_at.
-  Hash64 h;
-  h.update(std::to_string(version ? version->version : 0));
-  for (const JobRow& r : rows) {
-    h.update(r.id);
-    h.update(r.updated_at);
-    h.update(r.enabled ? "1" : "0");
-  }
-  std::string fp = h.hex();
-  if (fp == config_fingerprint_ && project_) return Status::success();
   if (!version) {
     FERRY_ASSIGN(Project applied, applied_project(*meta_, files_));
     (void)applied;
@@ -328,11 +320,20 @@ void Daemon::scheduler_loop() {
       last_reload = now;
     }
     enforce_timeouts_locked(now);
-    // Every job due now is queued in one batch.
+    // Every job due now is queued in one batch. Then sleep until the next thing is due (a
+    // tick, a timeout, the next reload): with thousands of idle jobs this loop costs nothing
+    // between ticks. Any change (a run ending, an API call) wakes it through cv_.
+    auto wake = std::min(last_reload + options_.reload, now + std::chrono::seconds(1));
+    for (const auto& [run_id, d] : deadlines_)
+      wake = std::min(wake, d.at);
     std::string batch;
     for (auto& [id, s] : sched_) {
       if (s.status.on == "new_objects") continue;  // the poller's
-      if (!s.status.next_run || *s.status.next_run > now) continue;
+      if (!s.status.next_run) continue;
+      if (*s.status.next_run > now) {
+        wake = std::min(wake, *s.status.next_run);
+        continue;
+      }
       if (batch.empty()) batch = new_batch_id();
       std::string reason =
           !s.status.every.empty() ? "every " + s.status.every : "schedule " + s.status.schedule;
@@ -341,13 +342,14 @@ void Daemon::scheduler_loop() {
         s.status.next_run.reset();  // set again when the run ends
       } else {
         compute_next_locked(s, now);
+        if (s.status.next_run) wake = std::min(wake, *s.status.next_run);
       }
     }
     if (!batch.empty()) {
       if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
       cv_.notify_all();
     }
-    cv_.wait_for(lock, std::chrono::milliseconds(100));
+    cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
   }
   // Stopping: running jobs may finish until the deadline; then they are cancelled.
   while (!running_jobs_.empty()) {
@@ -365,15 +367,20 @@ void Daemon::poller_loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     auto now = Clock::now();
+    auto wake = now + std::chrono::seconds(1);
     std::vector<std::string> due;
     for (auto& [id, s] : sched_) {
-      if (s.status.on != "new_objects" || !s.status.next_run || *s.status.next_run > now) continue;
+      if (s.status.on != "new_objects" || !s.status.next_run) continue;
+      if (*s.status.next_run > now) {
+        wake = std::min(wake, *s.status.next_run);
+        continue;
+      }
       s.status.next_run = now + s.status.poll;
       // While a run is queued or going, it will see what is new; check again after it.
       if (!s.status.queued && !s.status.running) due.push_back(id);
     }
     if (due.empty()) {
-      cv_.wait_for(lock, std::chrono::milliseconds(50));
+      cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
       continue;
     }
     auto project = project_;
