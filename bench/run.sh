@@ -35,7 +35,7 @@ DATA=${BENCH_DATA_DIR:-$BENCH_DIR/data}
 SCALE=${SCALE:-1}
 REPEAT=${REPEAT:-1}
 TIMEOUT=${BENCH_TIMEOUT:-1800}
-ALL=(csv json normalize memory rest s3 postgres)
+ALL=(csv json normalize memory rest s3 postgres serve)
 
 if [ $# -eq 0 ]; then
   SELECTED=("${ALL[@]}")
@@ -1087,6 +1087,27 @@ jobs:
   fi
 }
 
+# ---------------------------------------------------------------- serve
+
+# ferry serve: runs/s through the job execution table, trigger latency, idle cost
+# (bench/serve_bench.py prints each figure with its target).
+bench_serve() {
+  echo
+  echo "== serve: the job execution table, trigger latency, idle with 5,000 jobs =="
+  local out
+  if ! out=$("$PY" "$BENCH_DIR/serve_bench.py" "$FERRY" \
+    --runs "$(scaled 10000)" --jobs "$(scaled 1000)" --idle-jobs "$(scaled 5000)" 2>&1); then
+    echo "$out" | tail -n 5
+    fail "serve_bench.py failed"
+    return
+  fi
+  echo "$out"
+  local rate
+  rate=$(echo "$out" | sed -n 's/.* -> \([0-9,]*\) runs\/s.*/\1/p' | tr -d ,)
+  add_summary serve "runs/s, concurrency 4" "${rate:-?} runs/s" ">= 5000" \
+    "$([ "${rate:-0}" -ge 5000 ] && echo OK || echo MISS)"
+}
+
 # ---------------------------------------------------------------- main
 
 echo "ferry benchmarks: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, SCALE=$SCALE, REPEAT=$REPEAT"
@@ -1103,6 +1124,7 @@ for name in "${SELECTED[@]}"; do
     rest) bench_rest ;;
     s3) bench_s3 ;;
     postgres) bench_postgres ;;
+    serve) bench_serve ;;
   esac
 done
 
