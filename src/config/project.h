@@ -136,6 +136,7 @@ struct JobSpec {
   std::string poll;                                   // duration text, "" = the default
   std::string timeout;                                // duration text, "" = none
   std::string catchup;                                // none | all ("" = none)
+  std::vector<std::string> tags;
   int max_rejects = 0;
   SchemaPolicy schema = SchemaPolicy::kEvolve;
   int max_depth = 0;  // 0 = no limit

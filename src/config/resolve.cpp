@@ -188,6 +188,10 @@ class Resolver {
     spec_.poll = text_of(member(job, "poll"));
     spec_.timeout = text_of(member(job, "timeout"));
     spec_.catchup = text_of(member(job, "catchup"));
+    if (const json& tags = member(job, "tags"); tags.is_array()) {
+      for (const json& t : tags)
+        if (t.is_string()) spec_.tags.push_back(t.get<std::string>());
+    }
     integer(job, "max_rejects", "max_rejects", &spec_.max_rejects, 0);
     schema(member(job, "schema"));
     const json& nesting = member(job, "nesting");

@@ -53,6 +53,9 @@ std::vector<OptionDecl> job_body() {
       opt("enabled", T::kBool, "A disabled job keeps its row but never runs.", "true"),
       opt("priority", T::kInt, "Higher runs first when a batch has more jobs than slots.", "0"),
       opt("retries", T::kMap, "Retries of a failed run: `max_attempts`, `backoff`."),
+      opt("tags", T::kList,
+          "Labels for grouping jobs, e.g. [nightly, finance]: `POST /api/batches {\"tag\": "
+          "\"nightly\"}` runs every enabled job with the tag."),
       opt("timeout", T::kDuration,
           "`ferry serve` cancels a run that takes longer (recorded as cancelled)."),
       opt("catchup", T::kString,

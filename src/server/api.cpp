@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -82,6 +83,7 @@ json job_json(const JobStatus& s) {
             {"schedule", s.schedule},
             {"every", s.every},
             {"on", s.on},
+            {"tags", s.tags},
             {"queued", s.queued},
             {"running", s.running},
             {"next_run", s.next_run ? json(iso(*s.next_run)) : json()}};
@@ -380,8 +382,15 @@ void HttpApi::routes() {
           return error(res, 404, "no job '" + j.get<std::string>() + "'");
         ids.push_back(j.get<std::string>());
       }
+    } else if (body->contains("tag") && (*body)["tag"].is_string()) {
+      std::string tag = (*body)["tag"].get<std::string>();
+      for (const JobStatus& j : daemon_.jobs()) {
+        if (j.job.enabled && std::find(j.tags.begin(), j.tags.end(), tag) != j.tags.end())
+          ids.push_back(j.job.id);
+      }
+      if (ids.empty()) return error(res, 404, "no enabled job has the tag '" + tag + "'");
     } else {
-      return error(res, 400, R"(give {"jobs": [ids]} or {"all": true})");
+      return error(res, 400, R"(give {"jobs": [ids]}, {"tag": name} or {"all": true})");
     }
     auto q = daemon_.trigger(ids, "api batch");
     json out = {{"runs", queued_json(q)}, {"batch", q.empty() ? "" : q[0].batch_id}};

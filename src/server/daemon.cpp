@@ -182,6 +182,7 @@ Status Daemon::load_config_locked() {
       s.status.every = spec->every;
       s.status.on = spec->on;
       s.status.catchup = spec->catchup.empty() ? "none" : spec->catchup;
+      s.status.tags = spec->tags;
       s.status.timeout = std::chrono::milliseconds(0);
       if (!spec->timeout.empty()) {
         auto secs = parse_duration_seconds(spec->timeout);

@@ -58,6 +58,7 @@ struct JobStatus {
   std::chrono::milliseconds poll{5'000};  // on: new_objects
   std::chrono::milliseconds timeout{0};   // 0 = none
   std::string catchup = "none";
+  std::vector<std::string> tags;
   std::string error;  // why the job cannot be resolved ("" when it can)
   std::optional<Clock::time_point> next_run;
   bool queued = false, running = false;

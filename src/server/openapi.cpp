@@ -53,8 +53,8 @@ json openapi_document() {
       {"/api/jobs/{id}/runs",
        {{"post", op("Queue a run now", json::array({path_param("id")}), false, "202")}}},
       {"/api/batches",
-       {{"post",
-         op("Queue one batch: {\"jobs\": [ids]} or {\"all\": true}", json::array(), true, "202")}}},
+       {{"post", op("Queue one batch: {\"jobs\": [ids]}, {\"tag\": name} or {\"all\": true}",
+                    json::array(), true, "202")}}},
       {"/api/events/s3",
        {{"post", op("An S3 event notification (direct, SNS, SQS or EventBridge): runs of the "
                     "matching jobs for exactly the named objects",

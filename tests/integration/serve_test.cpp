@@ -401,6 +401,41 @@ templates:
   EXPECT_EQ(serve.stop(), 0);
 }
 
+TEST(Serve, ABatchByTagRunsExactlyTheTaggedJobs) {
+  ApiServer api({.orders = 3});
+  ASSERT_GT(api.start(), 0);
+  TempDir dir;
+  dir.write(
+      "ferry.yml",
+      project(api,
+              R"(  - {id: a, source: {connection: api, path: /orders_by_offset, records: /results},
+     target: {table: a}, tags: [nightly, finance]}
+  - {id: b, source: {connection: api, path: /orders_by_offset, records: /results},
+     target: {table: b}, tags: [nightly]}
+  - {id: c, source: {connection: api, path: /orders_by_offset, records: /results},
+     target: {table: c}, tags: [finance]}
+)"));
+  Serve serve(dir);
+  ASSERT_GT(serve.port(), 0) << serve.log();
+  auto c = serve.client();
+  auto res = c.Post("/api/batches", R"({"tag": "nightly"})", "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 202) << res->body;
+  json runs = json::parse(res->body)["runs"];
+  std::vector<std::string> jobs;
+  for (const auto& r : runs)
+    jobs.push_back(r["job"]);
+  std::sort(jobs.begin(), jobs.end());
+  EXPECT_EQ(jobs, (std::vector<std::string>{"a", "b"}));
+  auto none = c.Post("/api/batches", R"({"tag": "weekly"})", "application/json");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404);
+  EXPECT_EQ(get_json(c, "/api/jobs/c")["tags"], json::array({"finance"}));
+  ASSERT_TRUE(eventually([&] { return query_value(dir.str(), "SELECT COUNT(*) FROM b") == "3"; }));
+  EXPECT_EQ(query_value(dir.str(), "SELECT COUNT(*) FROM c"), "<no rows>");
+  EXPECT_EQ(serve.stop(), 0);
+}
+
 TEST(Serve, ARunPastItsTimeoutIsCancelled) {
   ApiServer api({.orders = 5});
   ASSERT_GT(api.start(), 0);
