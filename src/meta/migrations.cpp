@@ -93,22 +93,30 @@ Result<int> schema_version(SqliteDb& db) {
   return row ? static_cast<int>(max.column_int64(0)) : 0;
 }
 
-Status migrate(SqliteDb& db, const std::vector<Migration>& migrations) {
-  const int latest = migrations.empty() ? 0 : migrations.back().version;
+Status check_numbering(const std::vector<Migration>& migrations) {
   for (size_t i = 0; i < migrations.size(); ++i) {
     if (migrations[i].version != static_cast<int>(i) + 1) {
       return Status::internal("metastore migration {} is numbered {}", i + 1,
                               migrations[i].version);
     }
   }
-  auto too_new = [&](int version) {
-    return Status::invalid(
-        "{}: metastore schema version {} is newer than this ferry supports ({}); "
-        "use a newer ferry",
-        db.path(), version, latest);
-  };
+  return Status::success();
+}
+
+Status check_not_newer(const std::string& where, int version,
+                       const std::vector<Migration>& migrations) {
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (version <= latest) return Status::success();
+  return Status::invalid(
+      "{}: metastore schema version {} is newer than this ferry supports ({}); use a newer "
+      "ferry",
+      where, version, latest);
+}
+
+Status migrate(SqliteDb& db, const std::vector<Migration>& migrations) {
+  FERRY_TRY(check_numbering(migrations));
   FERRY_ASSIGN(int current, schema_version(db));
-  if (current > latest) return too_new(current);
+  FERRY_TRY(check_not_newer(db.path(), current, migrations));
   for (const Migration& migration : migrations) {
     if (migration.version <= current) continue;
     FERRY_ASSIGN(SqliteTransaction txn, SqliteTransaction::begin(db));
@@ -117,7 +125,7 @@ Status migrate(SqliteDb& db, const std::vector<Migration>& migrations) {
         db.exec("CREATE TABLE IF NOT EXISTS ferry_schema ("
                 "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"));
     FERRY_ASSIGN(current, schema_version(db));
-    if (current > latest) return too_new(current);
+    FERRY_TRY(check_not_newer(db.path(), current, migrations));
     if (migration.version <= current) continue;
     for (const std::string& sql : migration.statements) {
       FERRY_TRY(

@@ -26,6 +26,12 @@ struct Migration {
 // The metastore's migrations, oldest first.
 const std::vector<Migration>& metastore_migrations();
 
+// Checks of every backend's migrate(): kInternal when the list is not numbered 1, 2, 3, ...;
+// kInvalid (naming `where`) when the database's version is newer than the list's last.
+Status check_numbering(const std::vector<Migration>& migrations);
+Status check_not_newer(const std::string& where, int version,
+                       const std::vector<Migration>& migrations);
+
 // The database's schema version: 0 for a database without ferry_schema.
 Result<int> schema_version(SqliteDb& db);
 

@@ -279,21 +279,9 @@ Result<int> schema_version(PgConn& conn) {
 }
 
 Status migrate(PgConn& conn, const std::vector<Migration>& migrations) {
-  const int latest = migrations.empty() ? 0 : migrations.back().version;
-  for (size_t i = 0; i < migrations.size(); ++i) {
-    if (migrations[i].version != static_cast<int>(i) + 1) {
-      return Status::internal("metastore migration {} is numbered {}", i + 1,
-                              migrations[i].version);
-    }
-  }
-  auto too_new = [&](int version) {
-    return Status::invalid(
-        "{}: metastore schema version {} is newer than this ferry supports ({}); "
-        "use a newer ferry",
-        conn.name(), version, latest);
-  };
+  FERRY_TRY(check_numbering(migrations));
   FERRY_ASSIGN(int current, schema_version(conn));
-  if (current > latest) return too_new(current);
+  FERRY_TRY(check_not_newer(conn.name(), current, migrations));
   for (const Migration& migration : migrations) {
     if (migration.version <= current) continue;
     FERRY_ASSIGN(PgTransaction txn, PgTransaction::begin(conn));
@@ -303,7 +291,7 @@ Status migrate(PgConn& conn, const std::vector<Migration>& migrations) {
         conn.exec("CREATE TABLE IF NOT EXISTS ferry_schema ("
                   "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"));
     FERRY_ASSIGN(current, schema_version(conn));
-    if (current > latest) return too_new(current);
+    FERRY_TRY(check_not_newer(conn.name(), current, migrations));
     if (migration.version <= current) continue;
     for (const std::string& sql : migration.statements) {
       FERRY_TRY(
