@@ -240,6 +240,11 @@ void Daemon::compute_next_locked(Sched& s, Clock::time_point now) {
   }
 }
 
+void Daemon::drop_empty_batch_locked(const std::string& batch_id) {
+  auto it = batches_.find(batch_id);
+  if (it != batches_.end() && it->second.pending == 0) batches_.erase(it);
+}
+
 Queued Daemon::enqueue_locked(const std::string& job_id, const std::string& batch_id,
                               const std::string& reason,
                               const std::optional<JobDefinition>& definition) {
@@ -293,7 +298,7 @@ std::vector<Queued> Daemon::trigger(const std::vector<std::string>& job_ids,
   std::string batch = new_batch_id();
   for (const std::string& id : job_ids)
     out.push_back(enqueue_locked(id, batch, reason));
-  if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
+  drop_empty_batch_locked(batch);
   cv_.notify_all();
   return out;
 }
@@ -305,7 +310,7 @@ std::vector<Queued> Daemon::trigger_definitions(const std::vector<JobDefinition>
   std::string batch = new_batch_id();
   for (const JobDefinition& d : runs)
     out.push_back(enqueue_locked(d.id, batch, reason, d));
-  if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
+  drop_empty_batch_locked(batch);
   cv_.notify_all();
   return out;
 }
@@ -347,7 +352,7 @@ void Daemon::scheduler_loop() {
       }
     }
     if (!batch.empty()) {
-      if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
+      drop_empty_batch_locked(batch);
       cv_.notify_all();
     }
     cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
@@ -404,7 +409,7 @@ void Daemon::poller_loop() {
       std::string batch = new_batch_id();
       for (const std::string& id : fresh)
         enqueue_locked(id, batch, "new objects");
-      if (batches_.count(batch) && batches_[batch].pending == 0) batches_.erase(batch);
+      drop_empty_batch_locked(batch);
       cv_.notify_all();
     }
   }
@@ -452,8 +457,7 @@ void Daemon::catch_up_locked(Clock::time_point now) {
                     last->front().queued_at, s.status.catchup == "all" ? missed->size() : 1),
         {{"missed", missed->size()}, {"catchup", s.status.catchup}});
   }
-  if (!batch.empty() && batches_.count(batch) && batches_[batch].pending == 0)
-    batches_.erase(batch);
+  drop_empty_batch_locked(batch);
 }
 
 void Daemon::enforce_timeouts_locked(Clock::time_point now) {

@@ -138,6 +138,8 @@ class Daemon {
   Queued enqueue_locked(const std::string& job_id, const std::string& batch_id,
                         const std::string& reason,
                         const std::optional<JobDefinition>& definition = std::nullopt);
+  // REQUIRES: mu_ held. Forgets a batch that queued nothing (every trigger was coalesced).
+  void drop_empty_batch_locked(const std::string& batch_id);
   // REQUIRES: mu_ held. The index of the best runnable item in queue_, or -1.
   int pick_locked(Clock::time_point now) const;
   // A run has ended: retries, batch bookkeeping; returns the batch to finish, if any.
