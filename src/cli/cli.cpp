@@ -94,6 +94,12 @@ int main(int argc, char** argv) {
   serve->add_option("--grace", serve_args.grace,
                     "On SIGTERM, how long running jobs may finish before they are cancelled");
   serve->add_option("--log-format", serve_args.log_format, "text, or json (one object per line)");
+  serve->add_flag("--worker", serve_args.worker,
+                  "Only run queued runs claimed from the shared metastore: no scheduler, no API "
+                  "(start it on more machines beside one `ferry serve`)");
+  serve->add_option("--lease", serve_args.lease,
+                    "How long a run stays this process's without a renewal; a run of a worker "
+                    "that died is queued again after it (default 30s)");
   serve->callback([&] { code = cmd_serve(ctx, serve_args); });
 
   std::string filter_job;

@@ -47,6 +47,8 @@ struct ServeArgs {
   int concurrency = 0;  // 0 = the project's
   std::string grace = "30s";
   std::string log_format = "text";  // text | json
+  bool worker = false;              // claim and run queued runs only (no scheduler, no API)
+  std::string lease = "30s";
 };
 int cmd_serve(const Context& ctx, const ServeArgs& args);
 

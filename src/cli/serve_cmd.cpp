@@ -32,6 +32,32 @@ Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
   }
 }
 
+// Waits for the daemon to stop: the first SIGTERM/SIGINT stops it gracefully, a second exits
+// at once.
+int wait_for_signals(server::Daemon& daemon, const sigset_t& signals, const std::string& grace) {
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    daemon.wait();
+    done = true;
+  });
+  while (!done) {
+    timespec tick{0, 200'000'000};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig <= 0) continue;
+    if (!daemon.stopping()) {
+      spdlog::info("signal {}: no new runs; running ones may finish within {}", sig, grace);
+      daemon.request_stop();
+    } else {
+      spdlog::warn("second signal: exiting now; the next start marks unfinished runs failed");
+      std::fflush(nullptr);
+      _exit(130);
+    }
+  }
+  waiter.join();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
 }  // namespace
 
 int cmd_serve(const Context& ctx, const ServeArgs& args) {
@@ -51,12 +77,27 @@ int cmd_serve(const Context& ctx, const ServeArgs& args) {
   auto grace = parse_duration_seconds(args.grace);
   if (!grace.ok()) return fail(Status::invalid("--grace: {}", grace.status().message()));
 
+  auto lease = parse_duration_seconds(args.lease);
+  if (!lease.ok() || lease.value() < 0.3) {
+    return fail(
+        Status::invalid("--lease {}: expected a duration of at least 0.3s, like 30s", args.lease));
+  }
+
   server::ServeOptions options;
   options.concurrency = args.concurrency;
   options.grace = std::chrono::milliseconds(static_cast<int64_t>(grace.value() * 1000));
+  options.worker = args.worker;
+  options.lease = std::chrono::milliseconds(static_cast<int64_t>(lease.value() * 1000));
   server::Daemon daemon(std::move(meta).value(), files.value(), options);
   if (Status st = daemon.start(); !st.is_ok()) return fail(st);
   auto project = daemon.project();
+  if (args.worker) {
+    std::printf("ferry serve --worker: claiming queued runs from %s\n",
+                redact(project->metastore).c_str());
+    std::fflush(stdout);
+    spdlog::info("worker {}: claiming queued runs; SIGTERM or SIGINT stops", getpid());
+    return wait_for_signals(daemon, signals, args.grace);
+  }
 
   std::string listen = args.listen;
   if (listen.empty()) listen = project->api.value("listen", "127.0.0.1:8765");
@@ -84,28 +125,9 @@ int cmd_serve(const Context& ctx, const ServeArgs& args) {
   std::fflush(stdout);
   spdlog::info("serving on {}:{}; SIGTERM or SIGINT stops", address->first, port.value());
 
-  std::atomic<bool> done{false};
-  std::thread waiter([&] {
-    daemon.wait();
-    done = true;
-  });
-  while (!done) {
-    timespec tick{0, 200'000'000};
-    int sig = sigtimedwait(&signals, nullptr, &tick);
-    if (sig <= 0) continue;
-    if (!daemon.stopping()) {
-      spdlog::info("signal {}: no new runs; running ones may finish within {}", sig, args.grace);
-      daemon.request_stop();
-    } else {
-      spdlog::warn("second signal: exiting now; the next start marks unfinished runs failed");
-      std::fflush(nullptr);
-      _exit(130);
-    }
-  }
-  waiter.join();
+  int code = wait_for_signals(daemon, signals, args.grace);
   api.stop();
-  spdlog::info("stopped");
-  return kExitOk;
+  return code;
 }
 
 }  // namespace ferry::cli

@@ -12,13 +12,22 @@ namespace ferry::meta {
 using nlohmann::json;
 
 std::string now_iso8601() {
+  return iso8601_after(std::chrono::milliseconds(0));
+}
+
+std::string iso8601_after(std::chrono::milliseconds delay) {
   using namespace std::chrono;
-  const int64_t ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  const int64_t ms =
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch() + delay).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+std::string lease_text(std::chrono::milliseconds lease) {
+  return lease.count() > 0 ? iso8601_after(lease) : std::string();
 }
 
 std::string worker_name() {

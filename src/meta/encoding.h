@@ -8,6 +8,7 @@
 // Thread-safety: every function is safe to call from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,6 +22,11 @@ namespace ferry::meta {
 
 // The current time: 2026-11-25T12:00:00.123Z.
 std::string now_iso8601();
+// The time `delay` from now, in the same format.
+std::string iso8601_after(std::chrono::milliseconds delay);
+// A lease's end as stored (ferry_runs.lease_until): now + `lease`; "" (stored as NULL) when
+// `lease` is 0, a run without a lease.
+std::string lease_text(std::chrono::milliseconds lease);
 // host:pid of this process: the worker that ran a run.
 std::string worker_name();
 

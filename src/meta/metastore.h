@@ -19,6 +19,7 @@
 // to audit() is redacted (core/redact.h) before it is stored.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -59,7 +60,21 @@ struct RunRow {
   std::string queued_at, started_at, finished_at;  // ISO 8601 UTC, "" when not yet
   int64_t rows_read = 0, rows_loaded = 0, rows_rejected = 0;
   std::string error;
-  std::string worker;  // host:pid that ran it
+  bool retryable = false;   // failed for a transient reason: the scheduler may try again
+  std::string worker;       // host:pid that ran it
+  std::string lease_until;  // ISO 8601 UTC; "" = no lease (see claim_next_run)
+  // The run's own job definition ({template, params, spec, priority}), when it differs from
+  // the config table's (an S3 event's keys): {} = the job as configured.
+  nlohmann::json definition = nlohmann::json::object();
+};
+
+// A run to queue (create_run).
+struct NewRun {
+  std::string job_id;
+  std::string batch_id;
+  int attempt = 1;
+  std::string load_id;                                   // "" = chosen when the run starts
+  nlohmann::json definition = nlohmann::json::object();  // RunRow::definition
 };
 
 struct AuditEvent {
@@ -132,24 +147,45 @@ class Metastore {
   virtual Result<std::vector<ConfigVersion>> list_versions() = 0;  // newest first, no project
 
   // Job execution table. create_run queues a run (queued_at now). start_run moves a queued
-  // run to running (started_at, load_id, worker = host:pid) and fails with kInvalid when it
-  // is not queued (another worker took it), kNotFound when it does not exist. finish_run
+  // run to running (started_at, worker = host:pid, load_id unless the run has one already:
+  // a requeued run keeps the load id its lost worker may have committed) and fails with kInvalid
+  // when it is not queued (another worker took it), kNotFound when it does not exist. finish_run
   // takes a final state (not queued/running: kInvalid), the counts and the error (redacted)
   // of a queued or running run; finished_at is run.finished_at or now. When run.worker is
   // not empty, a running run must be running on that worker (the claim is checked: kInvalid
   // when another worker has it). Either way a run is finished at most once: kInvalid when it
   // is already final, kNotFound when it does not exist.
-  virtual Result<int64_t> create_run(const std::string& job_id, const std::string& batch_id,
-                                     int attempt) = 0;
+  virtual Result<int64_t> create_run(const NewRun& run) = 0;
+  Result<int64_t> create_run(const std::string& job_id, const std::string& batch_id, int attempt) {
+    return create_run(NewRun{job_id, batch_id, attempt, "", nlohmann::json::object()});
+  }
   virtual Status start_run(int64_t run_id, const std::string& load_id) = 0;
   virtual Status finish_run(const RunRow& run) = 0;  // state, counts, error, finished_at
   // For several workers sharing the queue: atomically moves the oldest queued run (lowest
-  // id) to running (started_at now, worker = `worker`, or host:pid when it is empty; load_id
-  // left as it is) and returns it as it now is; nullopt when no run is queued. Never hands
-  // one run to two callers, whichever process or connection they call from (SQLite: one
-  // write transaction; PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so claimers do not
-  // wait on each other). The claimer finishes the run with finish_run (run.worker = worker).
-  virtual Result<std::optional<RunRow>> claim_next_run(const std::string& worker) = 0;
+  // id) whose job has no running run (transforms' runs, `transform:<id>`, excepted: the
+  // process that finishes a batch runs them) to running (started_at now, worker = `worker`, or
+  // host:pid when it is empty; a load id `<id>-<8 hex>` when it has none; lease_until now +
+  // `lease`, or none when `lease` is 0) and returns it as it now is; nullopt when no run can
+  // be claimed. Never hands one run to two callers, nor two runs of one job, whichever
+  // process or connection they call from (SQLite: one write transaction; PostgreSQL: SELECT
+  // ... FOR UPDATE SKIP LOCKED and a per-job advisory lock, so claimers do not wait on each
+  // other). The claimer keeps the lease with renew_leases and finishes the run with
+  // finish_run (run.worker = worker).
+  virtual Result<std::optional<RunRow>> claim_next_run(const std::string& worker,
+                                                       std::chrono::milliseconds lease) = 0;
+  Result<std::optional<RunRow>> claim_next_run(const std::string& worker) {
+    return claim_next_run(worker, std::chrono::milliseconds(0));
+  }
+  // Extends to now + `lease` the lease of every running run of `worker` (host:pid when
+  // empty) and returns their ids: a run of the worker missing from the list was taken away
+  // (requeued after its lease expired) and must be abandoned.
+  virtual Result<std::vector<int64_t>> renew_leases(const std::string& worker,
+                                                    std::chrono::milliseconds lease) = 0;
+  // Moves every running run whose lease has expired back to queued (worker, started_at and
+  // lease cleared; attempt, load id and definition kept, so a load its lost worker may have
+  // committed is a no-op when it runs again) and returns those runs as they were (with the
+  // lost worker's name).
+  virtual Result<std::vector<RunRow>> requeue_expired_runs() = 0;
   virtual Result<std::optional<RunRow>> get_run(int64_t run_id) = 0;
   virtual Result<std::vector<RunRow>> list_runs(const RunFilter& filter) = 0;  // newest first
 

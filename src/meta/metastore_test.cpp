@@ -1,15 +1,19 @@
 #include "meta/metastore.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <thread>
 
 #include "core/postgres.h"
 #include "core/redact.h"
 #include "core/sqlite.h"
+#include "meta/encoding.h"
 #include "meta/migrations.h"
 #include "meta/postgres_metastore.h"
 #include "pg_server.h"
@@ -19,6 +23,7 @@ namespace ferry {
 namespace {
 
 using nlohmann::json;
+using ::testing::MatchesRegex;
 
 std::unique_ptr<Metastore> open_or_die(const testing::TempDir& dir,
                                        const std::string& url = "sqlite:.ferry/meta.db") {
@@ -705,6 +710,87 @@ TEST_P(MetastoreTest, FinishRunChecksTheClaim) {
   EXPECT_TRUE(store->finish_run(anyone).is_ok());
 }
 
+// A job never runs twice at once: claim_next_run passes over queued runs of a job that is
+// running, gives a claimed run a load id and a lease, and start_run keeps a run's load id.
+TEST_P(MetastoreTest, ClaimSkipsRunningJobsAndGivesALoadIdAndALease) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  int64_t a1 = store->create_run("a", "b1", 1).value();
+  int64_t a2 = store->create_run("a", "b1", 1).value();
+  int64_t b1 = store->create_run("b", "b1", 1).value();
+  ASSERT_TRUE(store->create_run("transform:daily", "b1", 1).ok());  // never claimed
+
+  const std::string before = meta::iso8601_after(std::chrono::seconds(29));
+  RunRow first = store->claim_next_run("w1", std::chrono::seconds(30)).value().value();
+  EXPECT_EQ(first.id, a1);
+  EXPECT_THAT(first.load_id, MatchesRegex(fmt::format("{}-[0-9a-f]{{8}}", a1)));
+  EXPECT_GT(first.lease_until, before);
+  EXPECT_LT(first.lease_until, meta::iso8601_after(std::chrono::seconds(31)));
+  RunRow second = store->claim_next_run("w2", std::chrono::seconds(30)).value().value();
+  EXPECT_EQ(second.id, b1);  // a2 waits: job a is running
+  EXPECT_FALSE(store->claim_next_run("w3", std::chrono::seconds(30))->has_value());
+
+  first.state = RunState::kSucceeded;
+  ASSERT_TRUE(store->finish_run(first).is_ok());
+  EXPECT_EQ(store->get_run(a1)->value().lease_until, "");  // a finished run holds no lease
+  EXPECT_EQ(store->claim_next_run("w3", std::chrono::seconds(30)).value().value().id, a2);
+
+  NewRun keep;
+  keep.job_id = "c";
+  keep.load_id = "c-load";
+  int64_t c1 = store->create_run(keep).value();
+  ASSERT_TRUE(store->start_run(c1, "another").is_ok());
+  EXPECT_EQ(store->get_run(c1)->value().load_id, "c-load");
+}
+
+// A worker that stops renewing its lease loses its runs: they go back to the queue with
+// their load id and definition, another worker claims them, and the lost worker can no
+// longer finish them.
+TEST_P(MetastoreTest, ExpiredLeasesAreRequeuedWithTheirLoadId) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  NewRun spec;
+  spec.job_id = "events";
+  spec.batch_id = "b";
+  spec.load_id = "L-1";
+  spec.definition = {{"spec", {{"source", {{"keys", {"in/a.csv"}}}}}}};
+  int64_t id = store->create_run(spec).value();
+  int64_t other = store->create_run("steady", "b", 1).value();
+
+  RunRow lost = store->claim_next_run("w1", std::chrono::milliseconds(1)).value().value();
+  ASSERT_EQ(lost.id, id);
+  RunRow kept = store->claim_next_run("w2", std::chrono::seconds(60)).value().value();
+  ASSERT_EQ(kept.id, other);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(store->renew_leases("w2", std::chrono::seconds(60)).value(),
+            std::vector<int64_t>{other});
+
+  auto requeued = store->requeue_expired_runs();
+  ASSERT_TRUE(requeued.ok()) << requeued.status().to_string();
+  ASSERT_EQ(requeued->size(), 1u);
+  EXPECT_EQ(requeued->front().id, id);
+  EXPECT_EQ(requeued->front().worker, "w1");
+  RunRow now = store->get_run(id)->value();
+  EXPECT_EQ(now.state, RunState::kQueued);
+  EXPECT_EQ(now.worker, "");
+  EXPECT_EQ(now.started_at, "");
+  EXPECT_EQ(now.load_id, "L-1");
+  EXPECT_EQ(now.definition, spec.definition);
+  EXPECT_TRUE(store->renew_leases("w1", std::chrono::seconds(60))->empty());
+  EXPECT_TRUE(store->requeue_expired_runs()->empty());  // w2's lease is still good
+
+  RunRow again = store->claim_next_run("w3", std::chrono::seconds(60)).value().value();
+  EXPECT_EQ(again.id, id);
+  EXPECT_EQ(again.load_id, "L-1");
+  lost.state = RunState::kSucceeded;
+  EXPECT_EQ(store->finish_run(lost).code(), Code::kInvalid);  // w1 lost it
+  again.state = RunState::kFailed;
+  again.retryable = true;
+  EXPECT_TRUE(store->finish_run(again).is_ok());
+  EXPECT_TRUE(store->get_run(id)->value().retryable);
+  EXPECT_FALSE(store->get_run(other)->value().retryable);
+}
+
 // Several workers, each with its own instance (connection), drain one queue at once: every
 // run is handed out exactly once.
 TEST_P(MetastoreTest, ConcurrentClaimersNeverShareARun) {
@@ -761,6 +847,56 @@ TEST_P(MetastoreTest, ConcurrentClaimersNeverShareARun) {
     EXPECT_NE(std::find(claimed[w].begin(), claimed[w].end(), r.id), claimed[w].end())
         << "run " << r.id << " recorded on " << r.worker;
   }
+}
+
+// Several workers draining runs of a few jobs at once never hold two runs of one job.
+TEST_P(MetastoreTest, ConcurrentClaimersNeverRunOneJobTwice) {
+  constexpr int kJobs = 3;
+  constexpr int kRunsPerJob = 15;
+  constexpr int kWorkers = 4;
+  std::vector<std::unique_ptr<Metastore>> stores;
+  for (int w = 0; w < kWorkers; ++w) {
+    stores.push_back(open());
+    ASSERT_NE(stores.back(), nullptr);
+  }
+  for (int i = 0; i < kJobs * kRunsPerJob; ++i)
+    ASSERT_TRUE(stores[0]->create_run(fmt::format("job{}", i % kJobs), "batch", 1).ok());
+
+  std::array<std::atomic<int>, kJobs> holders{};
+  std::atomic<int> done{0}, overlaps{0};
+  std::vector<std::string> errors(kWorkers);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      const std::string me = fmt::format("worker-{}", w);
+      while (done.load() < kJobs * kRunsPerJob) {
+        auto run = stores[w]->claim_next_run(me, std::chrono::seconds(30));
+        if (!run.ok()) {
+          errors[w] = run.status().to_string();
+          return;
+        }
+        if (!run->has_value()) continue;
+        auto& holder = holders[static_cast<size_t>((*run)->job_id.back() - '0')];
+        if (holder.fetch_add(1) != 0) overlaps++;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        holder.fetch_sub(1);
+        RunRow finished = **run;
+        finished.state = RunState::kSucceeded;
+        Status st = stores[w]->finish_run(finished);
+        if (!st.is_ok()) {
+          errors[w] = st.to_string();
+          return;
+        }
+        done++;
+      }
+    });
+  }
+  for (std::thread& t : threads)
+    t.join();
+  for (int w = 0; w < kWorkers; ++w)
+    EXPECT_EQ(errors[w], "") << "worker " << w;
+  EXPECT_EQ(done.load(), kJobs * kRunsPerJob);
+  EXPECT_EQ(overlaps.load(), 0);
 }
 
 // Several processes starting at once on a fresh metastore: each migration is applied once.

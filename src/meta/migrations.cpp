@@ -72,6 +72,15 @@ const std::vector<Migration> kMigrations = {
          "  note TEXT NOT NULL DEFAULT '',"
          "  project TEXT NOT NULL CHECK (json_valid(project)))",
      }},
+    {2,
+     {
+         // Several workers share the queue: a claimed run holds a lease its worker renews,
+         // and carries its own job definition when it has one (an S3 event's keys).
+         "ALTER TABLE ferry_runs ADD COLUMN lease_until TEXT",
+         "ALTER TABLE ferry_runs ADD COLUMN retryable INTEGER NOT NULL DEFAULT 0",
+         "ALTER TABLE ferry_runs ADD COLUMN definition TEXT NOT NULL DEFAULT '{}' "
+         "CHECK (json_valid(definition))",
+     }},
 };
 
 #undef FERRY_NOW

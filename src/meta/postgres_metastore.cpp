@@ -24,6 +24,9 @@ using Params = std::vector<std::optional<std::string>>;
 // Keys of the transaction-level advisory locks: one for migrations, one for apply_version.
 constexpr int64_t kMigrateLock = 0x66657272796d6967;  // "ferrymig"
 constexpr int64_t kApplyLock = 0x6665727279617070;    // "ferryapp"
+// The class (first key) of the per-job advisory locks of claim_next_run; the second key is
+// hashtext(job_id).
+constexpr int32_t kJobLockClass = 0x6a6f62;  // "job"
 
 // Append-only, like the SQLite migrations (meta/migrations.cpp): migration N here creates
 // what migration N there creates. JSON columns are TEXT that must parse as json (kept as
@@ -89,6 +92,13 @@ const std::vector<Migration> kMigrations = {
          "  hash TEXT NOT NULL,"
          "  note TEXT NOT NULL DEFAULT '',"
          "  project TEXT NOT NULL CHECK (project::json IS NOT NULL))",
+     }},
+    {2,
+     {
+         "ALTER TABLE ferry_runs ADD COLUMN lease_until TEXT",
+         "ALTER TABLE ferry_runs ADD COLUMN retryable INTEGER NOT NULL DEFAULT 0",
+         "ALTER TABLE ferry_runs ADD COLUMN definition TEXT NOT NULL DEFAULT '{}' "
+         "CHECK (definition::json IS NOT NULL)",
      }},
 };
 
@@ -169,7 +179,7 @@ Result<JobRow> read_job(const PgResult& r, int i) {
 
 constexpr const char* kRunColumns =
     "id, job_id, batch_id, state, attempt, load_id, queued_at, started_at, finished_at, "
-    "rows_read, rows_loaded, rows_rejected, error, worker";
+    "rows_read, rows_loaded, rows_rejected, error, worker, lease_until, definition, retryable";
 
 Result<RunRow> read_run(const PgResult& r, int i) {
   RunRow run;
@@ -190,6 +200,10 @@ Result<RunRow> read_run(const PgResult& r, int i) {
   run.rows_rejected = integer(r, i, 11);
   run.error = text(r, i, 12);
   run.worker = text(r, i, 13);
+  run.lease_until = text(r, i, 14);
+  FERRY_ASSIGN(run.definition,
+               parse_json(r.value(i, 15), fmt::format("definition of run {}", run.id)));
+  run.retryable = integer(r, i, 16) != 0;
   return run;
 }
 
@@ -451,16 +465,20 @@ class PostgresMetastore final : public Metastore {
     });
   }
 
-  Result<int64_t> create_run(const std::string& job_id, const std::string& batch_id,
-                             int attempt) override {
-    if (job_id.empty()) return Status::invalid("create_run: empty job id");
-    if (attempt < 1) return Status::invalid("create_run: attempt {} < 1", attempt);
+  using Metastore::claim_next_run;
+  using Metastore::create_run;
+
+  Result<int64_t> create_run(const NewRun& run) override {
+    if (run.job_id.empty()) return Status::invalid("create_run: empty job id");
+    if (run.attempt < 1) return Status::invalid("create_run: attempt {} < 1", run.attempt);
     return with_conn([&](PgConn& c) -> Result<int64_t> {
-      FERRY_ASSIGN(PgResult r, c.query("INSERT INTO ferry_runs (job_id, batch_id, state, "
-                                       "attempt, queued_at) VALUES ($1, $2, 'queued', $3, $4) "
-                                       "RETURNING id",
-                                       {pg_text(job_id), pg_text(batch_id), std::to_string(attempt),
-                                        now_iso8601()}));
+      FERRY_ASSIGN(
+          PgResult r,
+          c.query("INSERT INTO ferry_runs (job_id, batch_id, state, attempt, queued_at, "
+                  "load_id, definition) VALUES ($1, $2, 'queued', $3, $4, $5, $6) "
+                  "RETURNING id",
+                  {pg_text(run.job_id), pg_text(run.batch_id), std::to_string(run.attempt),
+                   now_iso8601(), pg_text(run.load_id), pg_text(dump_json(run.definition))}));
       return integer(r, 0, 0);
     });
   }
@@ -469,8 +487,8 @@ class PostgresMetastore final : public Metastore {
     return with_conn([&](PgConn& c) -> Status {
       FERRY_ASSIGN(PgResult r,
                    c.query("UPDATE ferry_runs SET state = 'running', started_at = $1, "
-                           "load_id = $2, worker = $3 WHERE id = $4 AND state = 'queued' "
-                           "RETURNING id",
+                           "load_id = CASE WHEN load_id = '' THEN $2 ELSE load_id END, "
+                           "worker = $3 WHERE id = $4 AND state = 'queued' RETURNING id",
                            {now_iso8601(), pg_text(load_id), worker_, std::to_string(run_id)}));
       if (r.rows() == 1) return Status::success();
       return unchanged_run(c, run_id, "start");
@@ -483,39 +501,97 @@ class PostgresMetastore final : public Metastore {
                              run_state_name(run.state));
     }
     return with_conn([&](PgConn& c) -> Status {
-      FERRY_ASSIGN(PgResult r,
-                   c.query("UPDATE ferry_runs SET state = $1, rows_read = $2, rows_loaded = $3, "
-                           "rows_rejected = $4, error = $5, finished_at = $6 WHERE id = $7 AND "
-                           "(state = 'queued' OR (state = 'running' AND ($8 = '' OR worker = $8))) "
-                           "RETURNING id",
-                           {run_state_name(run.state), std::to_string(run.rows_read),
-                            std::to_string(run.rows_loaded), std::to_string(run.rows_rejected),
-                            pg_text(redact(run.error)),
-                            run.finished_at.empty() ? now_iso8601() : pg_text(run.finished_at),
-                            std::to_string(run.id), pg_text(run.worker)}));
+      FERRY_ASSIGN(
+          PgResult r,
+          c.query("UPDATE ferry_runs SET state = $1, rows_read = $2, rows_loaded = $3, "
+                  "rows_rejected = $4, error = $5, finished_at = $6, lease_until = NULL, "
+                  "retryable = $9 WHERE id = $7 AND "
+                  "(state = 'queued' OR (state = 'running' AND ($8 = '' OR worker = $8))) "
+                  "RETURNING id",
+                  {run_state_name(run.state), std::to_string(run.rows_read),
+                   std::to_string(run.rows_loaded), std::to_string(run.rows_rejected),
+                   pg_text(redact(run.error)),
+                   run.finished_at.empty() ? now_iso8601() : pg_text(run.finished_at),
+                   std::to_string(run.id), pg_text(run.worker), run.retryable ? "1" : "0"}));
       if (r.rows() == 1) return Status::success();
       return unchanged_run(c, run.id, "finish");
     });
   }
 
-  Result<std::optional<RunRow>> claim_next_run(const std::string& worker) override {
+  Result<std::optional<RunRow>> claim_next_run(const std::string& worker,
+                                               std::chrono::milliseconds lease) override {
     return with_conn([&](PgConn& c) -> Result<std::optional<RunRow>> {
-      // One statement: the row lock of the CTE is held until the UPDATE commits, and other
-      // claimers skip locked rows instead of waiting for them. `state = 'queued'` again in
-      // the UPDATE: belt and braces against a run started by id meanwhile.
+      FERRY_ASSIGN(PgTransaction txn, PgTransaction::begin(c));
+      // Candidates, row-locked; rows another claimer holds are skipped, not waited for.
+      FERRY_ASSIGN(PgResult candidates,
+                   c.query("SELECT id, job_id FROM ferry_runs AS r WHERE state = 'queued' AND "
+                           "job_id NOT LIKE 'transform:%' AND NOT EXISTS (SELECT 1 FROM ferry_runs "
+                           "AS x WHERE x.job_id = r.job_id "
+                           "AND x.state = 'running') ORDER BY id LIMIT 16 "
+                           "FOR UPDATE SKIP LOCKED"));
+      for (int i = 0; i < candidates.rows(); ++i) {
+        const std::string id = text(candidates, i, 0);
+        const std::string job = text(candidates, i, 1);
+        // One claimer per job at a time, until its transaction ends; then look again (a new
+        // statement sees what the previous holder committed): a job never runs twice.
+        FERRY_ASSIGN(PgResult locked, c.query("SELECT pg_try_advisory_xact_lock($1, hashtext($2))",
+                                              {std::to_string(kJobLockClass), pg_text(job)}));
+        if (locked.value(0, 0) != "t") continue;
+        FERRY_ASSIGN(PgResult busy, c.query("SELECT 1 FROM ferry_runs WHERE job_id = $1 AND "
+                                            "state = 'running' LIMIT 1",
+                                            {pg_text(job)}));
+        if (busy.rows() > 0) continue;
+        FERRY_ASSIGN(
+            PgResult r,
+            c.query(fmt::format("UPDATE ferry_runs SET state = 'running', started_at = $1, "
+                                "worker = $2, lease_until = NULLIF($3, ''), load_id = CASE WHEN "
+                                "load_id = '' THEN id || '-' || substr(md5(random()::text), 1, "
+                                "8) ELSE load_id END WHERE id = $4 AND state = 'queued' "
+                                "RETURNING {}",
+                                kRunColumns),
+                    {now_iso8601(), worker.empty() ? worker_ : pg_text(worker), lease_text(lease),
+                     id}));
+        FERRY_ASSIGN(std::vector<RunRow> runs, read_all<RunRow>(r, read_run));
+        if (runs.empty()) continue;
+        FERRY_TRY(txn.commit());
+        return std::optional<RunRow>(std::move(runs.front()));
+      }
+      FERRY_TRY(txn.commit());
+      return std::optional<RunRow>();
+    });
+  }
+
+  Result<std::vector<int64_t>> renew_leases(const std::string& worker,
+                                            std::chrono::milliseconds lease) override {
+    return with_conn([&](PgConn& c) -> Result<std::vector<int64_t>> {
       FERRY_ASSIGN(PgResult r,
-                   c.query(fmt::format("WITH next AS (SELECT id FROM ferry_runs "
-                                       "WHERE state = 'queued' ORDER BY id LIMIT 1 "
-                                       "FOR UPDATE SKIP LOCKED) "
-                                       "UPDATE ferry_runs SET state = 'running', "
-                                       "started_at = $1, worker = $2 "
-                                       "WHERE id IN (SELECT id FROM next) AND state = 'queued' "
-                                       "RETURNING {}",
-                                       kRunColumns),
-                           {now_iso8601(), worker.empty() ? worker_ : pg_text(worker)}));
+                   c.query("UPDATE ferry_runs SET lease_until = NULLIF($1, '') WHERE state = "
+                           "'running' AND worker = $2 RETURNING id",
+                           {lease_text(lease), worker.empty() ? worker_ : pg_text(worker)}));
+      std::vector<int64_t> ids;
+      for (int i = 0; i < r.rows(); ++i)
+        ids.push_back(integer(r, i, 0));
+      return ids;
+    });
+  }
+
+  Result<std::vector<RunRow>> requeue_expired_runs() override {
+    return with_conn([&](PgConn& c) -> Result<std::vector<RunRow>> {
+      FERRY_ASSIGN(PgTransaction txn, PgTransaction::begin(c));
+      FERRY_ASSIGN(PgResult r, c.query(fmt::format("SELECT {} FROM ferry_runs WHERE state = "
+                                                   "'running' AND lease_until < $1 ORDER BY id "
+                                                   "FOR UPDATE SKIP LOCKED",
+                                                   kRunColumns),
+                                       {now_iso8601()}));
       FERRY_ASSIGN(std::vector<RunRow> runs, read_all<RunRow>(r, read_run));
-      if (runs.empty()) return std::optional<RunRow>();
-      return std::optional<RunRow>(std::move(runs.front()));
+      for (const RunRow& run : runs) {
+        FERRY_TRY(c.query("UPDATE ferry_runs SET state = 'queued', worker = '', started_at = "
+                          "NULL, lease_until = NULL WHERE id = $1",
+                          {std::to_string(run.id)})
+                      .status());
+      }
+      FERRY_TRY(txn.commit());
+      return runs;
     });
   }
 

@@ -44,7 +44,7 @@ Result<JobRow> read_job(const SqliteStmt& stmt) {
 
 constexpr const char* kRunColumns =
     "id, job_id, batch_id, state, attempt, load_id, queued_at, started_at, finished_at, "
-    "rows_read, rows_loaded, rows_rejected, error, worker";
+    "rows_read, rows_loaded, rows_rejected, error, worker, lease_until, definition, retryable";
 
 Result<RunRow> read_run(const SqliteStmt& stmt) {
   RunRow run;
@@ -65,6 +65,10 @@ Result<RunRow> read_run(const SqliteStmt& stmt) {
   run.rows_rejected = stmt.column_int64(11);
   run.error = stmt.column_text(12);
   run.worker = stmt.column_text(13);
+  run.lease_until = stmt.column_text(14);
+  FERRY_ASSIGN(run.definition,
+               parse_json(stmt.column_text_view(15), fmt::format("definition of run {}", run.id)));
+  run.retryable = stmt.column_int64(16) != 0;
   return run;
 }
 
@@ -237,15 +241,19 @@ class SqliteMetastore final : public Metastore {
         stmt, [](const SqliteStmt& s) -> Result<ConfigVersion> { return read_version(s); });
   }
 
-  Result<int64_t> create_run(const std::string& job_id, const std::string& batch_id,
-                             int attempt) override {
-    if (job_id.empty()) return Status::invalid("create_run: empty job id");
-    if (attempt < 1) return Status::invalid("create_run: attempt {} < 1", attempt);
+  using Metastore::claim_next_run;
+  using Metastore::create_run;
+
+  Result<int64_t> create_run(const NewRun& run) override {
+    if (run.job_id.empty()) return Status::invalid("create_run: empty job id");
+    if (run.attempt < 1) return Status::invalid("create_run: attempt {} < 1", run.attempt);
     std::lock_guard lock(mu_);
-    FERRY_ASSIGN(SqliteStmt stmt,
-                 db_.prepare("INSERT INTO ferry_runs (job_id, batch_id, state, attempt, "
-                             "queued_at) VALUES (?, ?, 'queued', ?, ?)"));
-    FERRY_TRY(stmt.bind_all(job_id, batch_id, attempt, now_iso8601()));
+    FERRY_ASSIGN(
+        SqliteStmt stmt,
+        db_.prepare("INSERT INTO ferry_runs (job_id, batch_id, state, attempt, "
+                    "queued_at, load_id, definition) VALUES (?, ?, 'queued', ?, ?, ?, ?)"));
+    FERRY_TRY(stmt.bind_all(run.job_id, run.batch_id, run.attempt, now_iso8601(), run.load_id,
+                            dump_json(run.definition)));
     FERRY_TRY(stmt.run());
     return db_.last_insert_rowid();
   }
@@ -254,7 +262,8 @@ class SqliteMetastore final : public Metastore {
     std::lock_guard lock(mu_);
     FERRY_ASSIGN(SqliteStmt stmt,
                  db_.prepare("UPDATE ferry_runs SET state = 'running', started_at = ?, "
-                             "load_id = ?, worker = ? WHERE id = ? AND state = 'queued'"));
+                             "load_id = CASE WHEN load_id = '' THEN ? ELSE load_id END, "
+                             "worker = ? WHERE id = ? AND state = 'queued'"));
     FERRY_TRY(stmt.bind_all(now_iso8601(), load_id, worker_, run_id));
     FERRY_TRY(stmt.run());
     if (db_.changes() == 1) return Status::success();
@@ -270,36 +279,84 @@ class SqliteMetastore final : public Metastore {
     FERRY_ASSIGN(
         SqliteStmt stmt,
         db_.prepare("UPDATE ferry_runs SET state = ?, rows_read = ?, rows_loaded = ?, "
-                    "rows_rejected = ?, error = ?, finished_at = ? WHERE id = ? AND "
+                    "rows_rejected = ?, error = ?, finished_at = ?, lease_until = NULL, "
+                    "retryable = ? WHERE id = ? AND "
                     "(state = 'queued' OR (state = 'running' AND (? = '' OR worker = ?)))"));
     FERRY_TRY(stmt.bind_all(run_state_name(run.state), run.rows_read, run.rows_loaded,
                             run.rows_rejected, redact(run.error),
-                            run.finished_at.empty() ? now_iso8601() : run.finished_at, run.id,
-                            run.worker, run.worker));
+                            run.finished_at.empty() ? now_iso8601() : run.finished_at,
+                            run.retryable ? 1 : 0, run.id, run.worker, run.worker));
     FERRY_TRY(stmt.run());
     if (db_.changes() == 1) return Status::success();
     return unchanged_run(run.id, "finish");
   }
 
-  Result<std::optional<RunRow>> claim_next_run(const std::string& worker) override {
+  Result<std::optional<RunRow>> claim_next_run(const std::string& worker,
+                                               std::chrono::milliseconds lease) override {
     std::lock_guard lock(mu_);
     // BEGIN IMMEDIATE: the write lock first, so no other connection claims between the
     // select and the update.
     FERRY_ASSIGN(SqliteTransaction txn, SqliteTransaction::begin(db_));
-    FERRY_ASSIGN(SqliteStmt next, db_.prepare("SELECT id FROM ferry_runs WHERE state = 'queued' "
-                                              "ORDER BY id LIMIT 1"));
+    FERRY_ASSIGN(SqliteStmt next,
+                 db_.prepare("SELECT id FROM ferry_runs AS r WHERE state = 'queued' AND job_id NOT "
+                             "LIKE 'transform:%' AND NOT "
+                             "EXISTS (SELECT 1 FROM ferry_runs AS x WHERE x.job_id = r.job_id "
+                             "AND x.state = 'running') ORDER BY id LIMIT 1"));
     FERRY_ASSIGN(bool has_row, next.step());
     if (!has_row) return std::optional<RunRow>();
     const int64_t run_id = next.column_int64(0);
-    FERRY_ASSIGN(SqliteStmt claim,
-                 db_.prepare("UPDATE ferry_runs SET state = 'running', started_at = ?, "
-                             "worker = ? WHERE id = ? AND state = 'queued'"));
-    FERRY_TRY(claim.bind_all(now_iso8601(), worker.empty() ? worker_ : worker, run_id));
+    FERRY_ASSIGN(
+        SqliteStmt claim,
+        db_.prepare("UPDATE ferry_runs SET state = 'running', started_at = ?, "
+                    "worker = ?, lease_until = NULLIF(?, ''), load_id = CASE WHEN load_id = '' "
+                    "THEN id || '-' || lower(hex(randomblob(4))) ELSE load_id END "
+                    "WHERE id = ? AND state = 'queued'"));
+    FERRY_TRY(claim.bind_all(now_iso8601(), worker.empty() ? worker_ : worker, lease_text(lease),
+                             run_id));
     FERRY_TRY(claim.run());
     if (db_.changes() != 1) return Status::internal("claim_next_run: run {} changed", run_id);
     FERRY_ASSIGN(std::optional<RunRow> run, select_run(run_id));
     FERRY_TRY(txn.commit());
     return run;
+  }
+
+  Result<std::vector<int64_t>> renew_leases(const std::string& worker,
+                                            std::chrono::milliseconds lease) override {
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(
+        SqliteStmt stmt,
+        db_.prepare("UPDATE ferry_runs SET lease_until = NULLIF(?, '') WHERE state = 'running' "
+                    "AND worker = ? RETURNING id"));
+    FERRY_TRY(stmt.bind_all(lease_text(lease), worker.empty() ? worker_ : worker));
+    std::vector<int64_t> ids;
+    for (;;) {
+      FERRY_ASSIGN(bool row, stmt.step());
+      if (!row) break;
+      ids.push_back(stmt.column_int64(0));
+    }
+    return ids;
+  }
+
+  Result<std::vector<RunRow>> requeue_expired_runs() override {
+    std::lock_guard lock(mu_);
+    FERRY_ASSIGN(SqliteTransaction txn, SqliteTransaction::begin(db_));
+    FERRY_ASSIGN(SqliteStmt expired,
+                 db_.prepare(fmt::format("SELECT {} FROM ferry_runs WHERE state = 'running' "
+                                         "AND lease_until IS NOT NULL AND lease_until < ? "
+                                         "ORDER BY id",
+                                         kRunColumns)));
+    FERRY_TRY(expired.bind(1, now_iso8601()));
+    FERRY_ASSIGN(std::vector<RunRow> runs, read_all<RunRow>(expired, read_run));
+    FERRY_ASSIGN(SqliteStmt requeue,
+                 db_.prepare("UPDATE ferry_runs SET state = 'queued', worker = '', "
+                             "started_at = NULL, lease_until = NULL WHERE id = ?"));
+    for (const RunRow& run : runs) {
+      FERRY_TRY(requeue.bind(1, run.id));
+      FERRY_TRY(requeue.run());
+      requeue.reset();
+    }
+    FERRY_TRY(txn.commit());
+    return runs;
   }
 
   Result<std::optional<RunRow>> get_run(int64_t run_id) override {

@@ -400,7 +400,13 @@ RunOutcome run_job(Metastore& meta, const RunRequest& req) {
   row.rows_loaded = out.stats.rows_loaded;
   row.rows_rejected = out.stats.rows_rejected;
   row.error = out.error;
-  (void)meta.finish_run(row);
+  row.retryable = out.retryable;
+  row.worker = req.worker;
+  if (Status st = meta.finish_run(row); !st.is_ok() && !req.worker.empty()) {
+    out.state = RunState::kCancelled;  // not ours any more: its new holder records it
+    out.retryable = false;
+    out.error = st.message();
+  }
   if (out.stats.rows_rejected > 0) {
     audit_run(meta, req, "warn", "rows_rejected",
               fmt::format("{} rows rejected (see _ferry_rejects)", out.stats.rows_rejected),

@@ -43,6 +43,9 @@ struct RunRequest {
   // The caller has already moved the run to running (start_run, e.g. to claim it from the
   // queue); run_job does not start it again.
   bool claimed = false;
+  // The worker (host:pid) that holds the run: finishing it checks the claim, so a run this
+  // process lost (its lease expired and another worker took it) is not finished twice.
+  std::string worker;
 };
 
 struct RunOutcome {

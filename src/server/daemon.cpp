@@ -8,6 +8,7 @@
 
 #include "core/duration.h"
 #include "core/redact.h"
+#include "meta/encoding.h"
 #include "pipeline/applied.h"
 #include "pipeline/job_runner.h"
 #include "server/triggers.h"
@@ -32,10 +33,46 @@ std::chrono::milliseconds retry_delay(const std::string& backoff, int attempt) {
   return std::chrono::milliseconds(static_cast<int64_t>(wait * 1000));
 }
 
+// A run's own definition as stored in ferry_runs.definition, and back.
+nlohmann::json definition_json(const std::optional<JobDefinition>& d) {
+  if (!d) return nlohmann::json::object();
+  return {{"template", d->template_name},
+          {"params", d->params},
+          {"spec", d->spec},
+          {"priority", d->priority}};
+}
+
+void count_outcome(Daemon::Counters& counters, RunState state) {
+  switch (state) {
+    case RunState::kSucceeded:
+      counters.succeeded++;
+      break;
+    case RunState::kCancelled:
+      counters.cancelled++;
+      break;
+    default:
+      counters.failed++;
+  }
+}
+
+std::optional<JobDefinition> definition_of_run(const RunRow& run) {
+  if (!run.definition.is_object() || run.definition.empty()) return std::nullopt;
+  JobDefinition d;
+  d.id = run.job_id;
+  d.template_name = run.definition.value("template", "");
+  d.params = run.definition.value("params", nlohmann::json::object());
+  d.spec = run.definition.value("spec", nlohmann::json::object());
+  d.priority = run.definition.value("priority", 0);
+  return d;
+}
+
 }  // namespace
 
 Daemon::Daemon(std::unique_ptr<Metastore> meta, Project files, ServeOptions options)
-    : meta_(std::move(meta)), files_(std::move(files)), options_(options) {}
+    : meta_(std::move(meta)),
+      files_(std::move(files)),
+      options_(options),
+      me_(meta::worker_name()) {}
 
 Daemon::~Daemon() {
   request_stop();
@@ -49,36 +86,44 @@ Status Daemon::start() {
   {
     std::lock_guard lock(mu_);
     FERRY_TRY(load_config_locked());
-    catch_up_locked(Clock::now());
-    // Runs queued before (by `ferry run` killed before it began, or an API call to a daemon
-    // that stopped) are taken up again.
-    RunFilter f;
-    f.state = RunState::kQueued;
-    f.limit = 0;
-    FERRY_ASSIGN(auto queued, meta_->list_runs(f));
-    std::reverse(queued.begin(), queued.end());  // oldest first
-    for (const RunRow& r : queued) {
-      if (r.job_id.starts_with("transform:")) continue;
-      Item item;
-      item.run_id = r.id;
-      item.job_id = r.job_id;
-      item.batch_id = r.batch_id;
-      item.attempt = r.attempt;
-      item.load_id = new_load_id(r.id);
-      auto it = sched_.find(r.job_id);
-      if (it != sched_.end()) {
-        item.priority = it->second.status.job.priority;
-        item.connection = it->second.status.source_connection;
-        it->second.status.queued = true;
+    if (!options_.worker) {
+      catch_up_locked(Clock::now());
+      // Runs queued before (by `ferry run` killed before it began, or an API call to a
+      // daemon that stopped) are taken up again.
+      RunFilter f;
+      f.state = RunState::kQueued;
+      f.limit = 0;
+      FERRY_ASSIGN(auto queued, meta_->list_runs(f));
+      std::reverse(queued.begin(), queued.end());  // oldest first
+      for (const RunRow& r : queued) {
+        if (r.job_id.starts_with("transform:")) continue;
+        Item item;
+        item.run_id = r.id;
+        item.job_id = r.job_id;
+        item.batch_id = r.batch_id;
+        item.attempt = r.attempt;
+        item.load_id = r.load_id.empty() ? new_load_id(r.id) : r.load_id;
+        item.definition = definition_of_run(r);
+        auto it = sched_.find(r.job_id);
+        if (it != sched_.end()) {
+          item.priority = it->second.status.job.priority;
+          item.connection = it->second.status.source_connection;
+          it->second.status.queued = true;
+        }
+        batches_[r.batch_id].pending++;
+        queue_.push_back(item);
       }
-      batches_[r.batch_id].pending++;
-      queue_.push_back(item);
     }
   }
   scheduler_ = std::thread([this] { scheduler_loop(); });
-  poller_ = std::thread([this] { poller_loop(); });
-  for (int i = 0; i < concurrency_; ++i)
-    workers_.emplace_back([this] { worker_loop(); });
+  if (!options_.worker) poller_ = std::thread([this] { poller_loop(); });
+  for (int i = 0; i < concurrency_; ++i) {
+    if (options_.worker) {
+      workers_.emplace_back([this] { claim_loop(); });
+    } else {
+      workers_.emplace_back([this] { worker_loop(); });
+    }
+  }
   return Status::success();
 }
 
@@ -269,7 +314,7 @@ Queued Daemon::enqueue_locked(const std::string& job_id, const std::string& batc
       return q;
     }
   }
-  auto run_id = meta_->create_run(job_id, batch_id, 1);
+  auto run_id = meta_->create_run(NewRun{job_id, batch_id, 1, "", definition_json(definition)});
   if (!run_id.ok()) {
     q.note = run_id.status().message();
     return q;
@@ -317,6 +362,7 @@ std::vector<Queued> Daemon::trigger_definitions(const std::vector<JobDefinition>
 
 void Daemon::scheduler_loop() {
   auto last_reload = Clock::now();
+  auto next_lease_check = Clock::now();
   std::unique_lock lock(mu_);
   while (!stopping_) {
     auto now = Clock::now();
@@ -326,10 +372,25 @@ void Daemon::scheduler_loop() {
       last_reload = now;
     }
     enforce_timeouts_locked(now);
+    if (now >= next_lease_check) {
+      keep_leases_locked();
+      next_lease_check = now + std::max(options_.lease / 3, std::chrono::milliseconds(100));
+    }
+    if (!remote_.empty()) watch_remote_locked();
+    if (options_.worker) {  // a worker schedules nothing: it claims what others queue
+      auto wake = std::min(
+          {last_reload + options_.reload, next_lease_check, now + std::chrono::seconds(1)});
+      for (const auto& [run_id, d] : deadlines_)
+        wake = std::min(wake, d.at);
+      cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
+      continue;
+    }
     // Every job due now is queued in one batch. Then sleep until the next thing is due (a
     // tick, a timeout, the next reload): with thousands of idle jobs this loop costs nothing
     // between ticks. Any change (a run ending, an API call) wakes it through cv_.
-    auto wake = std::min(last_reload + options_.reload, now + std::chrono::seconds(1));
+    auto wake =
+        std::min({last_reload + options_.reload, next_lease_check, now + std::chrono::seconds(1)});
+    if (!remote_.empty()) wake = std::min(wake, now + options_.claim_poll);
     for (const auto& [run_id, d] : deadlines_)
       wake = std::min(wake, d.at);
     std::string batch;
@@ -498,122 +559,245 @@ int Daemon::pick_locked(Clock::time_point now) const {
 void Daemon::worker_loop() {
   std::unique_lock lock(mu_);
   for (;;) {
+    if (!ended_batches_.empty()) {  // before stopping too: a batch that ended is finished
+      auto batch = std::move(ended_batches_.front());
+      ended_batches_.pop_front();
+      lock.unlock();
+      finish_batch(batch.first, batch.second);
+      lock.lock();
+      continue;
+    }
     if (stopping_) return;  // queued runs stay queued for the next start
-    auto now = Clock::now();
-    int idx = pick_locked(now);
+    int idx = pick_locked(Clock::now());
     if (idx < 0) {
       cv_.wait_for(lock, std::chrono::milliseconds(200));
       continue;
     }
     Item item = queue_[static_cast<size_t>(idx)];
     queue_.erase(queue_.begin() + idx);
-    running_jobs_.insert(item.job_id);
-    running_per_connection_[item.connection]++;
-    auto cancel = std::make_shared<std::atomic<bool>>(cancel_all_.load());
-    cancel_flags_[item.run_id] = cancel;
-    auto project = project_;
-    JobDefinition def;
-    int max_attempts = 1;
-    std::string backoff;
-    if (auto it = sched_.find(item.job_id); it != sched_.end()) {
-      if (it->second.status.timeout.count() > 0) {
-        deadlines_[item.run_id] = {Clock::now() + it->second.status.timeout, item.job_id,
-                                   it->second.status.timeout};
-      }
-      it->second.status.queued = false;
-      it->second.status.running = true;
-      def = item.definition ? *item.definition : it->second.status.job;
-    }
+    run_item(lock, std::move(item));
+  }
+}
+
+void Daemon::claim_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
     lock.unlock();
-
-    RunOutcome out;
-    out.run_id = item.run_id;
-    out.job_id = item.job_id;
-    Status claimed = meta_->start_run(item.run_id, item.load_id);
-    if (!claimed.is_ok()) {
-      out.state = RunState::kCancelled;  // taken or cancelled elsewhere: not ours to run
-      out.error = claimed.message();
-    } else if (def.id.empty()) {
-      out.state = RunState::kCancelled;
-      out.error = "the job was removed from the config table before its run started";
-      RunRow row;
-      row.id = item.run_id;
-      row.state = out.state;
-      row.error = out.error;
-      (void)meta_->finish_run(row);
-    } else {
-      auto spec = resolve_job(*project, def, "", no_env());
-      if (spec.ok()) {
-        max_attempts = std::max(1, spec->max_attempts);
-        backoff = spec->backoff;
-      }
-      RunRequest req;
-      req.project = project.get();
-      req.job = def;
-      req.run_id = item.run_id;
-      req.load_id = item.load_id;
-      req.batch_id = item.batch_id;
-      req.cancel = cancel.get();
-      req.claimed = true;
-      out = run_job(*meta_, req);
-    }
-
+    auto claimed = meta_->claim_next_run(me_, options_.lease);
     lock.lock();
-    cancel_flags_.erase(item.run_id);
-    deadlines_.erase(item.run_id);
-    running_jobs_.erase(item.job_id);
-    if (--running_per_connection_[item.connection] <= 0)
-      running_per_connection_.erase(item.connection);
-    if (auto it = sched_.find(item.job_id); it != sched_.end()) {
-      Sched& s = it->second;
-      s.status.running = false;
-      s.last_end = Clock::now();
-      s.ever_ran = true;
-      if (!s.status.every.empty()) compute_next_locked(s, s.last_end);
-      if (s.status.on == "new_objects") s.status.next_run = s.last_end;  // check again now
+    if (!claimed.ok()) {
+      spdlog::warn("claiming a queued run: {}", redact(claimed.status().message()));
+      cv_.wait_for(lock, std::chrono::seconds(1));
+      continue;
     }
-    std::optional<std::pair<std::string, Batch>> done;
-    if (out.retryable && item.attempt < max_attempts && !stopping_) {
-      auto next = meta_->create_run(item.job_id, item.batch_id, item.attempt + 1);
-      if (next.ok()) {
-        auto delay = retry_delay(backoff, item.attempt);
-        (void)audit(*meta_, item.run_id, item.job_id, "warn", "run_retry",
-                    fmt::format("attempt {} of {} in {:.1f}s after: {}", item.attempt + 1,
-                                max_attempts, delay.count() / 1000.0, out.error));
-        Item again = item;
-        again.run_id = next.value();
-        again.attempt++;
-        again.not_before = Clock::now() + delay;  // same load id: committed once at most
-        queue_.push_back(again);
-        if (auto it = sched_.find(item.job_id); it != sched_.end()) it->second.status.queued = true;
-        cv_.notify_all();
-        continue;
-      }
+    if (!claimed->has_value()) {
+      cv_.wait_for(lock, options_.claim_poll);
+      continue;
     }
-    switch (out.state) {
-      case RunState::kSucceeded:
-        counters_.succeeded++;
-        break;
-      case RunState::kCancelled:
-        counters_.cancelled++;
-        break;
-      default:
-        counters_.failed++;
+    const RunRow& row = **claimed;
+    Item item;
+    item.run_id = row.id;
+    item.job_id = row.job_id;
+    item.batch_id = row.batch_id;
+    item.load_id = row.load_id;
+    item.attempt = row.attempt;
+    item.definition = definition_of_run(row);
+    item.claimed = true;
+    if (auto it = sched_.find(row.job_id); it != sched_.end())
+      item.connection = it->second.status.source_connection;
+    run_item(lock, std::move(item));
+  }
+}
+
+void Daemon::run_item(std::unique_lock<std::mutex>& lock, Item item) {
+  running_jobs_.insert(item.job_id);
+  running_per_connection_[item.connection]++;
+  auto cancel = std::make_shared<std::atomic<bool>>(cancel_all_.load());
+  cancel_flags_[item.run_id] = cancel;
+  auto project = project_;
+  JobDefinition def;
+  if (auto it = sched_.find(item.job_id); it != sched_.end()) {
+    if (it->second.status.timeout.count() > 0) {
+      deadlines_[item.run_id] = {Clock::now() + it->second.status.timeout, item.job_id,
+                                 it->second.status.timeout};
     }
-    auto b = batches_.find(item.batch_id);
-    if (b != batches_.end()) {
-      b->second.states[item.job_id] = out.state;
-      if (--b->second.pending == 0) {
-        done.emplace(b->first, std::move(b->second));
-        batches_.erase(b);
-      }
-    }
-    cv_.notify_all();
-    if (done) {
-      lock.unlock();
-      finish_batch(done->first, done->second);
+    it->second.status.queued = false;
+    it->second.status.running = true;
+    def = item.definition ? *item.definition : it->second.status.job;
+  }
+  lock.unlock();
+
+  RunOutcome out;
+  out.run_id = item.run_id;
+  out.job_id = item.job_id;
+  Status claimed = item.claimed ? Status::success() : meta_->start_run(item.run_id, item.load_id);
+  if (!claimed.is_ok()) {
+    auto row = meta_->get_run(item.run_id);
+    if (row.ok() && row->has_value() && (*row)->state == RunState::kRunning) {
+      // Another worker claimed it first: follow it there (watch_remote_locked).
       lock.lock();
+      cancel_flags_.erase(item.run_id);
+      deadlines_.erase(item.run_id);
+      if (--running_per_connection_[item.connection] <= 0)
+        running_per_connection_.erase(item.connection);
+      remote_[item.run_id] = std::move(item);
+      cv_.notify_all();
+      return;
     }
+    if (row.ok() && row->has_value() && (*row)->state != RunState::kQueued) {
+      out.state = (*row)->state;  // another worker ran it already: its outcome counts
+      out.error = (*row)->error;
+      out.retryable = (*row)->retryable;
+    } else {
+      out.state = RunState::kCancelled;  // removed elsewhere: not ours to run
+      out.error = claimed.message();
+    }
+  } else if (def.id.empty()) {
+    out.state = RunState::kCancelled;
+    out.error = "the job was removed from the config table before its run started";
+    RunRow row;
+    row.id = item.run_id;
+    row.state = out.state;
+    row.error = out.error;
+    row.worker = me_;
+    (void)meta_->finish_run(row);
+  } else {
+    RunRequest req;
+    req.project = project.get();
+    req.job = def;
+    req.run_id = item.run_id;
+    req.load_id = item.load_id;
+    req.batch_id = item.batch_id;
+    req.cancel = cancel.get();
+    req.claimed = true;
+    req.worker = me_;
+    out = run_job(*meta_, req);
+  }
+
+  lock.lock();
+  cancel_flags_.erase(item.run_id);
+  deadlines_.erase(item.run_id);
+  running_jobs_.erase(item.job_id);
+  if (--running_per_connection_[item.connection] <= 0)
+    running_per_connection_.erase(item.connection);
+  complete_locked(item, out);
+}
+
+void Daemon::complete_locked(const Item& item, const RunOutcome& out) {
+  if (auto it = sched_.find(item.job_id); it != sched_.end()) {
+    Sched& s = it->second;
+    s.status.running = false;
+    s.last_end = Clock::now();
+    s.ever_ran = true;
+    if (!s.status.every.empty()) compute_next_locked(s, s.last_end);
+    if (s.status.on == "new_objects") s.status.next_run = s.last_end;  // check again now
+  }
+  cv_.notify_all();
+  if (options_.worker) {  // the scheduling daemon owns retries and batches
+    count_outcome(counters_, out.state);
+    return;
+  }
+  int max_attempts = 1;
+  std::string backoff;
+  if (out.retryable && project_) {
+    JobDefinition def = item.definition ? *item.definition : JobDefinition{};
+    if (!item.definition) {
+      if (auto it = sched_.find(item.job_id); it != sched_.end()) def = it->second.status.job;
+    }
+    auto spec = resolve_job(*project_, def, "", no_env());
+    if (spec.ok()) {
+      max_attempts = std::max(1, spec->max_attempts);
+      backoff = spec->backoff;
+    }
+  }
+  if (out.retryable && item.attempt < max_attempts && !stopping_) {
+    auto next = meta_->create_run(NewRun{item.job_id, item.batch_id, item.attempt + 1, item.load_id,
+                                         definition_json(item.definition)});
+    if (next.ok()) {
+      auto delay = retry_delay(backoff, item.attempt);
+      (void)audit(*meta_, item.run_id, item.job_id, "warn", "run_retry",
+                  fmt::format("attempt {} of {} in {:.1f}s after: {}", item.attempt + 1,
+                              max_attempts, delay.count() / 1000.0, out.error));
+      Item again = item;
+      again.run_id = next.value();
+      again.attempt++;
+      again.claimed = false;
+      again.not_before = Clock::now() + delay;  // same load id: committed once at most
+      queue_.push_back(again);
+      if (auto it = sched_.find(item.job_id); it != sched_.end()) it->second.status.queued = true;
+      return;
+    }
+  }
+  count_outcome(counters_, out.state);
+  auto b = batches_.find(item.batch_id);
+  if (b != batches_.end()) {
+    b->second.states[item.job_id] = out.state;
+    if (--b->second.pending == 0) {
+      ended_batches_.emplace_back(b->first, std::move(b->second));
+      batches_.erase(b);
+    }
+  }
+}
+
+void Daemon::keep_leases_locked() {
+  auto renewed = meta_->renew_leases(me_, options_.lease);
+  if (!renewed.ok()) {
+    spdlog::warn("renewing run leases: {}", redact(renewed.status().message()));
+  } else {
+    std::set<int64_t> now(renewed->begin(), renewed->end());
+    for (int64_t id : leased_) {
+      auto flag = cancel_flags_.find(id);
+      if (now.count(id) || flag == cancel_flags_.end() || flag->second->load()) continue;
+      *flag->second = true;  // another worker has it now (or will): stop ours
+      spdlog::warn("run {}: its lease expired and it was queued again; stopping it here", id);
+    }
+    leased_ = std::move(now);
+  }
+  auto requeued = meta_->requeue_expired_runs();
+  if (!requeued.ok()) {
+    spdlog::warn("requeueing runs of lost workers: {}", redact(requeued.status().message()));
+    return;
+  }
+  for (const RunRow& r : requeued.value()) {
+    (void)audit(*meta_, r.id, r.job_id, "warn", "run_requeued",
+                fmt::format("worker {} stopped renewing its lease (it died or hung): the run is "
+                            "queued again with its load id {}",
+                            r.worker, r.load_id),
+                {{"worker", r.worker}, {"load_id", r.load_id}});
+  }
+  if (!requeued->empty()) cv_.notify_all();
+}
+
+void Daemon::watch_remote_locked() {
+  std::vector<int64_t> ids;
+  for (const auto& [id, item] : remote_)
+    ids.push_back(id);
+  for (int64_t id : ids) {
+    auto row = meta_->get_run(id);
+    if (!row.ok() || !row->has_value()) continue;
+    const RunRow& r = **row;
+    if (r.state == RunState::kRunning) continue;
+    Item item = std::move(remote_[id]);
+    remote_.erase(id);
+    running_jobs_.erase(item.job_id);
+    if (r.state == RunState::kQueued) {  // its worker was lost: ours to run again
+      item.load_id = r.load_id.empty() ? item.load_id : r.load_id;
+      item.claimed = false;
+      queue_.push_back(item);
+      if (auto it = sched_.find(item.job_id); it != sched_.end()) {
+        it->second.status.running = false;
+        it->second.status.queued = true;
+      }
+      cv_.notify_all();
+      continue;
+    }
+    RunOutcome out;
+    out.run_id = id;
+    out.job_id = item.job_id;
+    out.state = r.state;
+    out.error = r.error;
+    out.retryable = r.retryable;
+    complete_locked(item, out);
   }
 }
 

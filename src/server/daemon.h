@@ -15,6 +15,16 @@
 //     changed, disabled or removed by `ferry apply`, `ferry jobs`, the API or plain SQL take
 //     effect without a restart.
 //
+// Several processes on one metastore (`ferry serve --worker`, meta/metastore.h
+// claim_next_run): a worker claims queued runs of any process and runs them; this daemon
+// notices that a run of its queue was claimed elsewhere (start_run refuses it), follows it in
+// the metastore until it ends, then counts it in its batch and retries it per the job's
+// `retries` like its own. Every process renews the leases of its running runs every third of
+// `lease` and moves runs whose lease expired (their worker died or hung) back to the queue,
+// with their load id, so a load the lost worker committed is a no-op when it runs again; a
+// run this process lost that way is cancelled here. Batches (transforms, control actions)
+// and retries belong to the scheduling daemon; workers run jobs only.
+//
 // Stopping: request_stop() stops taking runs and lets running ones finish for `grace`, then
 // cancels them (recorded as cancelled). Runs a killed daemon left `running` are marked failed
 // on the next start (reap_dead_runs) and their jobs run again on their next trigger.
@@ -48,6 +58,14 @@ struct ServeOptions {
   int concurrency = 0;  // 0 = the project's
   std::chrono::milliseconds grace{30'000};
   std::chrono::milliseconds reload{1'000};
+  // A worker (`ferry serve --worker`): no scheduler, no batches; its `concurrency` threads
+  // claim queued runs from the shared metastore (claim_next_run) and run them.
+  bool worker = false;
+  // How long a running run stays this process's without a renewal (renewed every third of
+  // it); a run whose worker stopped renewing is queued again once its lease expires.
+  std::chrono::milliseconds lease{30'000};
+  // How often an idle worker looks for a queued run.
+  std::chrono::milliseconds claim_poll{250};
 };
 
 // A job as the scheduler sees it (for the API and the UI).
@@ -118,6 +136,7 @@ class Daemon {
     std::string connection;
     Clock::time_point not_before{};
     std::optional<JobDefinition> definition;  // this run's own definition (events)
+    bool claimed = false;                     // already running (claim_next_run)
   };
   struct Sched {
     JobStatus status;
@@ -134,6 +153,19 @@ class Daemon {
   // has something new (its own thread: a listing of a bucket may take a while).
   void poller_loop();
   void worker_loop();
+  // A worker's thread (options_.worker): claims queued runs from the metastore.
+  void claim_loop();
+  // Runs `item` (REQUIRES: lock held; held again on return): start, run, bookkeeping. A run
+  // another worker claimed first is followed in remote_ instead.
+  void run_item(std::unique_lock<std::mutex>& lock, Item item);
+  // REQUIRES: mu_ held. A run of ours has ended (here or elsewhere): the job's schedule,
+  // retries, counters, and its batch (queued for a worker to finish when it was the last).
+  void complete_locked(const Item& item, const RunOutcome& out);
+  // REQUIRES: mu_ held. Renews this process's leases, cancels runs it lost, requeues runs
+  // whose lease expired.
+  void keep_leases_locked();
+  // REQUIRES: mu_ held. Checks the runs of our queue that other workers hold.
+  void watch_remote_locked();
   // REQUIRES: mu_ held. Queues a run of `job_id` into `batch_id` unless one is queued already.
   Queued enqueue_locked(const std::string& job_id, const std::string& batch_id,
                         const std::string& reason,
@@ -142,9 +174,6 @@ class Daemon {
   void drop_empty_batch_locked(const std::string& batch_id);
   // REQUIRES: mu_ held. The index of the best runnable item in queue_, or -1.
   int pick_locked(Clock::time_point now) const;
-  // A run has ended: retries, batch bookkeeping; returns the batch to finish, if any.
-  std::optional<std::pair<std::string, Batch>> finish_locked(const Item& item,
-                                                             const RunOutcome& out);
   void finish_batch(const std::string& batch_id, const Batch& batch);
   Status load_config_locked();
   void compute_next_locked(Sched& s, Clock::time_point now);
@@ -176,6 +205,10 @@ class Daemon {
   };
   std::map<int64_t, Deadline> deadlines_;  // running runs whose job has a timeout
   Counters counters_;
+  const std::string me_;            // this process as a worker: host:pid
+  std::map<int64_t, Item> remote_;  // runs of our queue that another worker holds
+  std::set<int64_t> leased_;        // runs whose lease the last renewal extended
+  std::deque<std::pair<std::string, Batch>> ended_batches_;  // for a worker to finish
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> cancel_all_{false};
