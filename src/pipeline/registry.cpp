@@ -2,6 +2,7 @@
 
 #include "destinations/null/null_destination.h"
 #include "destinations/postgres/postgres_destination.h"
+#include "destinations/redshift/redshift_destination.h"
 #include "destinations/sqlite/sqlite_destination.h"
 #include "sources/file/file_source.h"
 #include "sources/postgres/postgres_source.h"
@@ -65,6 +66,7 @@ Registry build() {
   add_destination(r, sqlite_destination_descriptor());
   add_destination(r, null_destination_descriptor());
   add_destination(r, postgres_destination_descriptor());
+  add_destination(r, redshift_destination_descriptor());
   add_declared_only(r);
   return r;
 }

@@ -1,7 +1,7 @@
 // Server-free parts of the S3 client and source: addressing, error wording, key selection.
 // The client's requests and streaming are tested against a real S3 server in
 // tests/integration/s3_test.cpp.
-#include "sources/s3/s3_client.h"
+#include "s3/s3_client.h"
 
 #include <gtest/gtest.h>
 

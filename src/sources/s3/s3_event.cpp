@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/http.h"
-#include "sources/s3/s3_xml.h"
+#include "s3/s3_xml.h"
 
 namespace ferry::s3 {
 namespace {

@@ -7,9 +7,9 @@
 #include <set>
 
 #include "formats/input_stream.h"
+#include "s3/aws_credentials.h"
+#include "s3/s3_client.h"
 #include "sources/format_loader.h"
-#include "sources/s3/aws_credentials.h"
-#include "sources/s3/s3_client.h"
 
 namespace ferry {
 namespace s3 {

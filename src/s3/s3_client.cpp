@@ -1,4 +1,4 @@
-#include "sources/s3/s3_client.h"
+#include "s3/s3_client.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -256,19 +256,26 @@ std::string S3Client::url(std::string_view key, const net::QueryParams& query) c
 
 net::HttpRequest S3Client::make_request(std::string_view key, const net::QueryParams& query,
                                         net::Headers extra) const {
+  return make_request("GET", key, query, std::move(extra), "");
+}
+
+net::HttpRequest S3Client::make_request(std::string_view method, std::string_view key,
+                                        const net::QueryParams& query, net::Headers extra,
+                                        std::string_view body) const {
   net::HttpRequest req;
-  req.method = "GET";
+  req.method = std::string(method);
+  req.body = std::string(body);
   req.url = url(key, query);
   req.display_url = display(key);
   net::SigV4Request sig;
-  sig.method = "GET";
+  sig.method = req.method;
   sig.path = req.url.substr(scheme_host_.size());
   if (size_t q = sig.path.find('?'); q != std::string::npos) sig.path.resize(q);
   sig.query = query;
   sig.headers.emplace_back("host", host_);
   for (auto& h : extra)
     sig.headers.push_back(h);
-  sig.payload_hash = std::string(net::kEmptyPayloadHash);
+  sig.payload_hash = body.empty() ? std::string(net::kEmptyPayloadHash) : net::sha256_hex(body);
   net::Headers added =
       net::sign(sig, config_.credentials, config_.region, "s3", std::chrono::system_clock::now());
   req.headers = std::move(sig.headers);
@@ -321,6 +328,29 @@ Result<std::unique_ptr<InputStream>> S3Client::open_object(const std::string& ke
   auto stream = std::make_unique<ObjectStream>(*this, key);
   FERRY_TRY(stream->start(meta));
   return std::unique_ptr<InputStream>(std::move(stream));
+}
+
+Status S3Client::put_object(const std::string& key, std::string_view body,
+                            std::string_view content_type) {
+  // Without a Content-Type libcurl would label the body as a form.
+  net::Headers extra{{"content-type", content_type.empty() ? "application/octet-stream"
+                                                           : std::string(content_type)}};
+  net::HttpRequest req = make_request("PUT", key, {}, std::move(extra), body);
+  auto res = net::send_with_retries(http_, req, net::RetryPolicy{}, net::RetryHooks{});
+  std::string what = "writing " + display(key);
+  if (!res.ok()) return res.status().with_context(what);
+  if (res->status != 200) return s3_error_status(res->status, res->body, what, config_);
+  return Status::success();
+}
+
+Status S3Client::delete_object(const std::string& key) {
+  net::HttpRequest req = make_request("DELETE", key, {}, {}, "");
+  auto res = net::send_with_retries(http_, req, net::RetryPolicy{}, net::RetryHooks{});
+  std::string what = "deleting " + display(key);
+  if (!res.ok()) return res.status().with_context(what);
+  if (res->status != 204 && res->status != 200 && res->status != 404)
+    return s3_error_status(res->status, res->body, what, config_);
+  return Status::success();
 }
 
 Status s3_error_status(long http_status, std::string_view body, std::string_view what,

@@ -1,4 +1,4 @@
-#include "sources/s3/aws_credentials.h"
+#include "s3/aws_credentials.h"
 
 #include <gtest/gtest.h>
 

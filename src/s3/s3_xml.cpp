@@ -1,4 +1,4 @@
-#include "sources/s3/s3_xml.h"
+#include "s3/s3_xml.h"
 
 #include <charconv>
 

@@ -1,5 +1,6 @@
-// S3Client: the two S3 calls the s3 source needs -- ListObjectsV2 and GetObject -- over
-// net::HttpClient, signed with net/sigv4.h.
+// S3Client: the S3 calls ferry makes -- ListObjectsV2 and GetObject (the s3 source),
+// PutObject and DeleteObject (the redshift warehouse's staging) -- over net::HttpClient,
+// signed with net/sigv4.h.
 //
 // Addressing: with no endpoint, AWS virtual-hosted style (https://BUCKET.s3.REGION.amazonaws.com/
 // KEY; path style for bucket names with dots, which break the TLS wildcard); with an
@@ -14,6 +15,9 @@
 // A request answered with throttling (503 SlowDown) or another retryable status, or refused
 // before any byte, is sent again where it failed after a backoff (net/retry.h's RetryPolicy:
 // the listing through send_with_retries, GetObject and its resumes in the stream's thread).
+// PutObject sends the whole body in one request, signed with its SHA-256 (no streaming
+// upload: callers bound the body's size; S3's single-PUT limit is 5 GB). PutObject and
+// DeleteObject are idempotent and retried like the listing.
 // Errors are worded for the user by s3_error_status (wrong secret, unknown key id, missing
 // bucket, access denied, ...); throttling, 5xx and transport failures that outlast those
 // retries are Code::kRetry, for the executor's retries of the whole run.
@@ -31,7 +35,7 @@
 #include "formats/input_stream.h"
 #include "net/http.h"
 #include "net/sigv4.h"
-#include "sources/s3/s3_xml.h"
+#include "s3/s3_xml.h"
 
 namespace ferry::s3 {
 
@@ -75,9 +79,17 @@ class S3Client {
   // `meta`, when not null, is filled once the response headers arrive.
   Result<std::unique_ptr<InputStream>> open_object(const std::string& key, ObjectMeta* meta);
 
+  // Uploads `body` as `key` (replacing any object of that key). `content_type` may be "".
+  Status put_object(const std::string& key, std::string_view body,
+                    std::string_view content_type = "");
+
+  // Deletes `key`; a key that does not exist is not an error (S3 answers 204 either way).
+  Status delete_object(const std::string& key);
+
   // The URL for `key` (may be "") with `query`, as sent; and its Host header value.
   std::string url(std::string_view key, const net::QueryParams& query) const;
   std::string host() const;
+  const std::string& bucket() const { return config_.bucket; }
   // "s3://bucket/key" for messages.
   std::string display(std::string_view key) const;
 
@@ -86,9 +98,13 @@ class S3Client {
 
  private:
   friend class ObjectStream;
-  // Signs and completes `request` for `key` (path) and `query`.
+  // Signs and completes a GET of `key` (path) with `query`.
   net::HttpRequest make_request(std::string_view key, const net::QueryParams& query,
                                 net::Headers extra) const;
+  // The same for any method; `body` is sent and its SHA-256 signed.
+  net::HttpRequest make_request(std::string_view method, std::string_view key,
+                                const net::QueryParams& query, net::Headers extra,
+                                std::string_view body) const;
 
   S3Config config_;
   bool path_style_;
