@@ -21,6 +21,7 @@
 #include "destinations/redshift/redshift_destination.h"
 #include "destinations/test_batch.h"
 #include "formats/input_stream.h"
+#include "normalize/normalizer.h"
 #include "pg_server.h"
 #include "s3/s3_client.h"
 #include "testing.h"
@@ -58,6 +59,31 @@ LoadSpec spec(const std::string& load_id, const std::string& table,
   s.mode = mode;
   s.primary_key = std::move(pk);
   return s;
+}
+
+// The batches the normaliser makes of JSON records (one per line) for a load of `spec`.
+std::vector<Batch> normalise(const LoadSpec& spec, const std::vector<std::string>& records) {
+  std::vector<Batch> out;
+  NormalizerOptions o;
+  o.root_table = spec.root_table;
+  o.primary_key = spec.primary_key;
+  o.load_id = spec.load_id;
+  Normalizer norm(o, [&](Batch& b) {
+    out.push_back(b);
+    return Status::success();
+  });
+  simdjson::dom::parser parser;
+  int64_t line = 0;
+  for (const std::string& r : records) {
+    auto doc = parser.parse(simdjson::padded_string(r));
+    EXPECT_FALSE(doc.error()) << r;
+    if (doc.error()) return {};
+    Status st = norm.add(doc.value(), Origin{"in.jsonl", ++line, 0});
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+  }
+  Status st = norm.flush();
+  EXPECT_TRUE(st.is_ok()) << st.to_string();
+  return out;
 }
 
 class RedshiftWarehouse : public ::testing::Test {
@@ -338,6 +364,112 @@ TEST_F(RedshiftWarehouse, ReplaceSwapsTheTableAndAReplayedLoadIsANoOp) {
   EXPECT_EQ(st.message(), "already committed");
   EXPECT_EQ(q("SELECT k FROM dim"), (Rows{{"c"}}));
   EXPECT_EQ(q("SELECT count(*) FROM _ferry_loads"), (Rows{{"2"}}));
+}
+
+TEST_F(RedshiftWarehouse, MergeReplacesTheChildRowsOfRedeliveredRoots) {
+  auto d = open();
+  ASSERT_NE(d, nullptr);
+  auto merge = [](const std::string& id) { return spec(id, "orders", WriteMode::kMerge, {"id"}); };
+  ASSERT_TRUE(load(*d, merge("L1"),
+                   {make_batch("orders__items", {"_ferry_root_id", "_ferry_parent_id", "sku"},
+                               {{"r1", "r1", "A"}, {"r1", "r1", "B"}, {"r2", "r2", "C"}}),
+                    make_batch("orders", {"id", "_ferry_id"}, {{"1", "r1"}, {"2", "r2"}})})
+                  .is_ok());
+  // Order 1 comes again with one item and a new id; the child batch is written before its root.
+  ASSERT_TRUE(load(*d, merge("L2"),
+                   {make_batch("orders__items", {"_ferry_root_id", "_ferry_parent_id", "sku"},
+                               {{"r9", "r9", "Z"}}),
+                    make_batch("orders", {"id", "_ferry_id"}, {{"1", "r9"}})})
+                  .is_ok());
+  EXPECT_EQ(q("SELECT id, _ferry_id FROM orders ORDER BY id"), (Rows{{"1", "r9"}, {"2", "r2"}}));
+  EXPECT_EQ(q("SELECT _ferry_root_id, sku FROM orders__items ORDER BY sku"),
+            (Rows{{"r2", "C"}, {"r9", "Z"}}));
+  // The same ids as integers (as the normaliser makes them), re-delivered with the same id.
+  auto merge2 = [](const std::string& id) { return spec(id, "o2", WriteMode::kMerge, {"id"}); };
+  ASSERT_TRUE(load(*d, merge2("M1"),
+                   {make_batch("o2", {"id", "_ferry_id"}, {{"1", "11"}}),
+                    make_batch("o2__items", {"_ferry_root_id", "sku"}, {{"11", "A"}, {"11", "B"}})})
+                  .is_ok());
+  ASSERT_TRUE(load(*d, merge2("M2"),
+                   {make_batch("o2", {"id", "_ferry_id"}, {{"1", "11"}}),
+                    make_batch("o2__items", {"_ferry_root_id", "sku"}, {{"11", "C"}})})
+                  .is_ok());
+  EXPECT_EQ(q("SELECT sku FROM o2__items"), (Rows{{"C"}}));
+  // A child table whose root ids are text while the root's are integers: compared as text.
+  ASSERT_TRUE(load(*d, merge2("M3"),
+                   {make_batch("o2", {"id", "_ferry_id"}, {{"1", "11"}}),
+                    make_batch("o2__notes", {"_ferry_root_id", "note"}, {{"x", "keep"}})})
+                  .is_ok());
+  ASSERT_TRUE(d->execute("INSERT INTO o2__notes VALUES ('11', 'old', 'M3')").is_ok());
+  ASSERT_TRUE(
+      load(*d, merge2("M4"), {make_batch("o2", {"id", "_ferry_id"}, {{"1", "11"}})}).is_ok());
+  EXPECT_EQ(q("SELECT _ferry_root_id, note FROM o2__notes"), (Rows{{"x", "keep"}}));
+  EXPECT_EQ(q("SELECT sku FROM o2__items"), (Rows{}));
+}
+
+// The normaliser's rows: a record with two items, re-delivered with one, has one item left.
+TEST_F(RedshiftWarehouse, MergeOfARedeliveredNestedRecordLeavesOnlyItsNewChildren) {
+  auto d = open();
+  ASSERT_NE(d, nullptr);
+  auto merge = [](const std::string& id) { return spec(id, "orders", WriteMode::kMerge, {"id"}); };
+  ASSERT_TRUE(load(*d, merge("L1"),
+                   normalise(merge("L1"), {R"({"id": 1, "items": [{"sku": "A"}, {"sku": "B"}]})",
+                                           R"({"id": 2, "items": [{"sku": "C"}]})"}))
+                  .is_ok());
+  EXPECT_EQ(q("SELECT count(*) FROM orders__items"), (Rows{{"3"}}));
+  ASSERT_TRUE(load(*d, merge("L2"),
+                   normalise(merge("L2"), {R"({"id": 1, "items": [{"sku": "Z", "qty": 5}]})"}))
+                  .is_ok());
+  EXPECT_EQ(q("SELECT o.id, i.sku, i._ferry_idx, coalesce(i.qty::text, '-'), i._ferry_load_id "
+              "FROM orders__items i JOIN orders o ON i._ferry_root_id = o._ferry_id ORDER BY "
+              "o.id, i.sku"),
+            (Rows{{"1", "Z", "0", "5", "L2"}, {"2", "C", "0", "-", "L1"}}));
+  EXPECT_EQ(q("SELECT count(*) FROM orders__items"), (Rows{{"2"}}));
+  EXPECT_EQ(q("SELECT id, _ferry_load_id FROM orders ORDER BY id"),
+            (Rows{{"1", "L2"}, {"2", "L1"}}));
+}
+
+TEST_F(RedshiftWarehouse, ReplaceEmptiesTheKnownTablesOfTheRootThatGotNoRows) {
+  auto d = open();
+  ASSERT_NE(d, nullptr);
+  ASSERT_TRUE(load(*d, spec("L1", "p"),
+                   {make_batch("p", {"id", "name"}, {{"1", "a"}}),
+                    make_batch("p__tags", {"_ferry_parent_id", "value"}, {{"r1", "x"}})})
+                  .is_ok());
+  // Not a child table of p: no _ferry_load_id, or no parent and root ids; another root.
+  ASSERT_TRUE(d->execute("CREATE TABLE p__mine (_ferry_root_id VARCHAR(64), v VARCHAR(64)); "
+                         "INSERT INTO p__mine VALUES ('r1', 'mine')")
+                  .is_ok());
+  ASSERT_TRUE(load(*d, spec("L0", "p__other"), {make_batch("p__other", {"v"}, {{"o"}})}).is_ok());
+  ASSERT_TRUE(load(*d, spec("L0b", "px"), {make_batch("px", {"v"}, {{"o"}})}).is_ok());
+  ASSERT_TRUE(load(*d, spec("L2", "p", WriteMode::kReplace), {}).is_ok());
+  EXPECT_EQ(q("SELECT count(*) FROM p"), (Rows{{"0"}}));
+  EXPECT_EQ(q("SELECT count(*) FROM p__tags"), (Rows{{"0"}}));
+  EXPECT_EQ(q("SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM "
+              "information_schema.columns WHERE table_name = 'p'"),
+            (Rows{{"id,name,_ferry_load_id"}}));
+  EXPECT_EQ(q("SELECT (SELECT count(*) FROM p__mine), (SELECT count(*) FROM p__other), "
+              "(SELECT count(*) FROM px)"),
+            (Rows{{"1", "1", "1"}}));
+  // New data without children: the child table is emptied in the same commit as the swap.
+  ASSERT_TRUE(load(*d, spec("L3", "p"),
+                   {make_batch("p__tags", {"_ferry_parent_id", "value"}, {{"r1", "x"}})})
+                  .is_ok());
+  ASSERT_TRUE(load(*d, spec("L4", "p", WriteMode::kReplace),
+                   {make_batch("p", {"id", "name"}, {{"2", "b"}})})
+                  .is_ok());
+  EXPECT_EQ(q("SELECT id, name, _ferry_load_id FROM p"), (Rows{{"2", "b", "L4"}}));
+  EXPECT_EQ(q("SELECT count(*) FROM p__tags"), (Rows{{"0"}}));
+  // A failed replace empties nothing.
+  ASSERT_TRUE(load(*d, spec("L5", "p"),
+                   {make_batch("p__tags", {"_ferry_parent_id", "value"}, {{"r2", "y"}})})
+                  .is_ok());
+  fail_copy_ = true;
+  EXPECT_FALSE(load(*d, spec("L6", "p", WriteMode::kReplace),
+                    {make_batch("p", {"id", "name"}, {{"3", "c"}})})
+                   .is_ok());
+  EXPECT_EQ(q("SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM p__tags)"),
+            (Rows{{"1", "1"}}));
 }
 
 TEST_F(RedshiftWarehouse, TextOverTheVarcharLimitIsRejectedWithTheReason) {

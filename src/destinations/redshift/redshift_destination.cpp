@@ -128,11 +128,15 @@ class RedshiftDestination final : public Destination {
                                                  : std::chrono::system_clock::now());
   }
   Status exec_all(const std::vector<std::string>& statements);
-  Result<std::optional<TableSchema>> stored_table(const std::string& table);
+  Result<std::optional<TableSchema>> stored_table(const std::string& table,
+                                                  bool* has_load_id = nullptr);
+  Result<std::vector<std::string>> table_names(const std::string& prefix);
   Result<LoadTable*> load_table_state(const std::string& name);
   Status stage_rows(LoadTable& t, const Batch& batch, const SchemaPlan& plan, WriteResult* result);
   Status commit_table(LoadTable& t, int* next_stage);
   Status evolve_target(LoadTable& t);
+  Status delete_replaced_children(const LoadTable& root, const std::string& stage);
+  Status empty_unloaded_tables();
   Status copy_segment(const LoadTable& t, const std::string& stage,
                       const redshift::StagedSegment& seg);
   void remove_staged();
@@ -206,17 +210,34 @@ void RedshiftDestination::rollback() {
   load_.reset();
 }
 
-Result<std::optional<TableSchema>> RedshiftDestination::stored_table(const std::string& table) {
+// The table's columns but _ferry_load_id; *has_load_id tells whether it has that one.
+Result<std::optional<TableSchema>> RedshiftDestination::stored_table(const std::string& table,
+                                                                     bool* has_load_id) {
+  if (has_load_id) *has_load_id = false;
   FERRY_ASSIGN(PgResult res, conn_.query(redshift::columns_query(o_.schema, table)));
   if (res.rows() == 0) return std::optional<TableSchema>();
   TableSchema out;
   out.name = table;
   for (int r = 0; r < res.rows(); ++r) {
     std::string col(res.value(r, 0));
-    if (col == kLoadIdColumn) continue;
+    if (col == kLoadIdColumn) {
+      if (has_load_id) *has_load_id = true;
+      continue;
+    }
     out.fields.push_back(Field{col, redshift::type_of(res.value(r, 1)), true});
   }
   return std::optional<TableSchema>(std::move(out));
+}
+
+// Tables of the schema named `prefix` or starting with it (ferry's and new versions excluded).
+Result<std::vector<std::string>> RedshiftDestination::table_names(const std::string& prefix) {
+  FERRY_ASSIGN(PgResult res, conn_.query(redshift::tables_query(o_.schema, prefix)));
+  std::vector<std::string> out;
+  for (int r = 0; r < res.rows(); ++r) {
+    std::string name(res.value(r, 0));
+    if (name.find(kNewInfix) == std::string::npos) out.push_back(std::move(name));
+  }
+  return out;
 }
 
 Result<LoadTable*> RedshiftDestination::load_table_state(const std::string& name) {
@@ -355,6 +376,50 @@ Status RedshiftDestination::evolve_target(LoadTable& t) {
   return Status::success();
 }
 
+// merge: the child rows of every root row this load re-delivers go, so the record's children
+// are the ones delivered now (as the postgres destination does). Runs after the root's rows are
+// in `stage` and before they replace the target's: the ids of the replaced rows are read from
+// the target.
+Status RedshiftDestination::delete_replaced_children(const LoadTable& root,
+                                                     const std::string& stage) {
+  const Field* id = root.planned ? root.planned->find(kRowIdColumn) : nullptr;
+  if (!id || !root.stored) return Status::success();
+  const bool target_has_id = root.stored->find(kRowIdColumn) != nullptr;
+  FERRY_ASSIGN(std::vector<std::string> names, table_names(root.name + kNestSeparator));
+  for (const std::string& child : names) {
+    bool has_load_id = false;
+    FERRY_ASSIGN(auto stored, stored_table(child, &has_load_id));
+    const Field* root_id = stored ? stored->find(kRootIdColumn) : nullptr;
+    if (!has_load_id || !root_id) continue;
+    FERRY_TRY(exec_all(redshift::delete_replaced_children(q(child), q(root.name), stage,
+                                                          load_->primary_key, target_has_id,
+                                                          root_id->type != id->type))
+                  .with_context("deleting replaced child rows of " + child));
+  }
+  return Status::success();
+}
+
+// replace: known tables of the root (itself and its child tables) that got no rows in this
+// load are emptied, keeping their schema (as the postgres destination does).
+Status RedshiftDestination::empty_unloaded_tables() {
+  const std::string& root = load_->root_table;
+  FERRY_ASSIGN(std::vector<std::string> names, table_names(root));
+  for (const std::string& name : names) {
+    auto it = tables_.find(name);
+    if (it != tables_.end() && it->second.planned) continue;  // swapped in
+    if (name != root) {
+      if (!name.starts_with(root + kNestSeparator)) continue;
+      bool has_load_id = false;
+      FERRY_ASSIGN(auto stored, stored_table(name, &has_load_id));
+      if (!stored || !has_load_id ||
+          (!stored->find(kRootIdColumn) && !stored->find(kParentIdColumn)))
+        continue;  // not a child table of this root
+    }
+    FERRY_TRY(conn_.exec(redshift::empty_table(q(name))).with_context("emptying table " + name));
+  }
+  return Status::success();
+}
+
 Status RedshiftDestination::copy_segment(const LoadTable& t, const std::string& stage,
                                          const redshift::StagedSegment& seg) {
   RedshiftCopyStep step;
@@ -405,6 +470,7 @@ Status RedshiftDestination::commit_table(LoadTable& t, int* next_stage) {
   } else {
     FERRY_TRY(evolve_target(t));
     if (load_->mode == WriteMode::kMerge && t.name == load_->root_table) {
+      FERRY_TRY(delete_replaced_children(t, stage));
       FERRY_TRY(
           exec_all(redshift::merge_rows(q(t.name), stage, cols, load_->primary_key, load_->load_id))
               .with_context(context));
@@ -436,11 +502,13 @@ Status RedshiftDestination::commit(const nlohmann::json& state, const LoadStats&
         conn_.exec(redshift::record_load(o_.schema, load_->load_id, load_->job_id, load_->run_id,
                                          stats.rows_loaded, stats.rows_rejected, at)));
     int next_stage = 0;
+    // The root first: a merge deletes replaced child rows before the children's rows go in.
     auto root = tables_.find(load_->root_table);
     if (root != tables_.end()) FERRY_TRY(commit_table(root->second, &next_stage));
     for (auto& [name, t] : tables_)
       if (name != load_->root_table) FERRY_TRY(commit_table(t, &next_stage));
     if (load_->mode == WriteMode::kReplace) {
+      FERRY_TRY(empty_unloaded_tables());
       for (auto& [name, t] : tables_)
         if (t.planned)
           FERRY_TRY(exec_all(redshift::swap_in(o_.schema, name,

@@ -11,19 +11,22 @@
 //     a no-op: kCancelled "already committed"), insert it; per table (the root first): a TEMP
 //     staging table, COPY ... FROM each manifest (MANIFEST CSV GZIP), then
 //       append   INSERT ... SELECT;
-//       merge    (root table) DELETE ... USING staging on the primary key + INSERT of the
-//                last delivered row of each key (Redshift enforces no key: ferry de-duplicates
-//                within the load and against the table); other tables append;
-//       replace  the table's new version `<table>__ferry_new_<load>` is built, the old table
-//                dropped and the new one renamed in its place;
+//       merge    (root table) first the rows of the child tables (`<root>__...` with
+//                _ferry_root_id) whose root is re-delivered go (DELETE ... USING the root's
+//                staging table, and the root table joined on the key, for ids that changed),
+//                so a re-delivered record replaces its children; then DELETE ... USING staging
+//                on the primary key + INSERT of the last delivered row of each key (Redshift
+//                enforces no key: ferry de-duplicates within the load and against the table);
+//                other tables append;
+//       replace  the table's new version `<table>__ferry_new_<load>` is built; known tables
+//                of the root (itself, child tables) without rows in the load are emptied
+//                (DELETE: TRUNCATE would commit); the old tables are dropped and the new ones
+//                renamed in their place;
 //     then the rejects and _ferry_state[job]; COMMIT. Then the staged objects are deleted.
 //   - A failed COPY rolls the load back and its error names the rejected rows read from
 //     stl_load_errors (sys_load_error_detail on serverless).
 //   - Types and SQL: redshift_sql.h. Schema evolution: new columns are added, widened
 //     columns rebuilt (add / copy / drop / rename).
-//
-// Not done: a merge does not delete the child rows of re-delivered roots, and a replace does
-// not empty child tables without rows in the load (the postgres destination does both).
 //
 // Test seam (RedshiftHooks): the dialect (SUPER -> jsonb), statements run after connecting,
 // the COPY step and whether load errors are read, so that every statement but the COPY runs

@@ -27,6 +27,14 @@ std::string column_list(const std::vector<Field>& fields, const Dialect& dialect
   return out;
 }
 
+// Characters of UTF-8 text (LEFT() counts characters, not bytes).
+size_t utf8_length(std::string_view text) {
+  size_t n = 0;
+  for (char c : text)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  return n;
+}
+
 }  // namespace
 
 std::string literal(std::string_view text) {
@@ -107,7 +115,7 @@ std::string tables_query(std::string_view schema, std::string_view prefix) {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = {} AND "
       "table_type = 'BASE TABLE' AND LEFT(table_name, {}) = {} AND LEFT(table_name, 7) <> "
       "'_ferry_' ORDER BY table_name",
-      literal(schema), prefix.size(), literal(prefix));
+      literal(schema), utf8_length(prefix), literal(prefix));
 }
 
 std::string create_table(std::string_view qualified_name, const std::vector<Field>& fields,
@@ -207,12 +215,36 @@ std::vector<std::string> merge_rows(std::string_view target, std::string_view st
   };
 }
 
+std::vector<std::string> delete_replaced_children(std::string_view child, std::string_view target,
+                                                  std::string_view staging,
+                                                  const std::vector<std::string>& primary_key,
+                                                  bool target_has_id, bool as_text) {
+  auto id = [&](std::string_view table, const char* column) {
+    std::string ref = fmt::format("{}.{}", table, quote_ident(column));
+    return as_text ? "CAST(" + ref + " AS VARCHAR(65535))" : ref;
+  };
+  std::string root_id = id(child, kRootIdColumn);
+  std::vector<std::string> out = {fmt::format("DELETE FROM {} USING {} WHERE {} = {}", child,
+                                              staging, root_id, id(staging, kRowIdColumn))};
+  if (!target_has_id) return out;
+  std::string match;
+  for (const std::string& k : primary_key)
+    match += fmt::format(" AND {}.{} = {}.{}", target, quote_ident(k), staging, quote_ident(k));
+  out.push_back(fmt::format("DELETE FROM {} USING {}, {} WHERE {} = {}{}", child, target, staging,
+                            root_id, id(target, kRowIdColumn), match));
+  return out;
+}
+
 std::vector<std::string> swap_in(std::string_view schema, std::string_view table,
                                  std::string_view new_table) {
   return {
       "DROP TABLE IF EXISTS " + qualified(schema, table),
       fmt::format("ALTER TABLE {} RENAME TO {}", qualified(schema, new_table), quote_ident(table)),
   };
+}
+
+std::string empty_table(std::string_view qualified_name) {
+  return "DELETE FROM " + std::string(qualified_name);
 }
 
 std::vector<std::string> claim_load(std::string_view schema, std::string_view load_id) {

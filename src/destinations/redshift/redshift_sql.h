@@ -9,6 +9,8 @@
 //   - No ON CONFLICT and primary keys are not enforced: a merge is DELETE ... USING the
 //     staging table, then INSERT ... SELECT of the last delivered row of each key
 //     (ROW_NUMBER() over the key ordered by _ferry_seq, the delivery order, descending).
+//     The child rows of re-delivered roots go first, by DELETE ... USING as well.
+//   - TRUNCATE commits the transaction it runs in: a table is emptied with DELETE.
 //   - One ADD COLUMN per ALTER TABLE, and no ALTER COLUMN ... TYPE but for VARCHAR lengths:
 //     widening a column is add / UPDATE ... SET = CAST / drop / rename.
 //   - String literals treat a backslash as an escape: literal() doubles backslashes and
@@ -103,9 +105,22 @@ std::vector<std::string> merge_rows(std::string_view target, std::string_view st
                                     const std::vector<std::string>& columns,
                                     const std::vector<std::string>& primary_key,
                                     std::string_view load_id);
+// merge: the rows of child table `child` (a `<root>__<field>` table, linked by
+// _ferry_root_id) whose root record is re-delivered: their _ferry_root_id is the _ferry_id of
+// a row of `staging` (the root's staging table) or, with `target_has_id`, of a row of the root
+// table `target` with the primary key of a staging row (a re-delivered record whose id
+// changed). One DELETE ... USING each; they must run before merge_rows() deletes the target's
+// rows. `as_text` compares the ids as VARCHAR(65535), for when their column types differ.
+std::vector<std::string> delete_replaced_children(std::string_view child, std::string_view target,
+                                                  std::string_view staging,
+                                                  const std::vector<std::string>& primary_key,
+                                                  bool target_has_id, bool as_text);
 // replace: the new version `new_table` (in `schema`) takes the place of `table`.
 std::vector<std::string> swap_in(std::string_view schema, std::string_view table,
                                  std::string_view new_table);
+// replace: empties a table that got no rows in the load. A DELETE: TRUNCATE would commit the
+// load's transaction on Redshift.
+std::string empty_table(std::string_view qualified_name);
 
 // The load id's claim: lock _ferry_loads (commits of one warehouse serialize here), then
 // whether the id is there. record_load() inserts it.

@@ -85,6 +85,30 @@ TEST(RedshiftSql, MergeWithCompositeKeyDeduplicatesByDeliveryOrder) {
             }));
 }
 
+TEST(RedshiftSql, MergeDeletesTheChildRowsOfRedeliveredRoots) {
+  // The roots' new ids from staging, and the ids of the rows they replace from the target.
+  EXPECT_EQ(delete_replaced_children("\"wh\".\"orders__items\"", "\"wh\".\"orders\"",
+                                     "\"_ferry_stage_1\"", {"store", "id"}, true, false),
+            (Strings{
+                "DELETE FROM \"wh\".\"orders__items\" USING \"_ferry_stage_1\" WHERE "
+                "\"wh\".\"orders__items\".\"_ferry_root_id\" = "
+                "\"_ferry_stage_1\".\"_ferry_id\"",
+                "DELETE FROM \"wh\".\"orders__items\" USING \"wh\".\"orders\", "
+                "\"_ferry_stage_1\" WHERE \"wh\".\"orders__items\".\"_ferry_root_id\" = "
+                "\"wh\".\"orders\".\"_ferry_id\" AND \"wh\".\"orders\".\"store\" = "
+                "\"_ferry_stage_1\".\"store\" AND \"wh\".\"orders\".\"id\" = "
+                "\"_ferry_stage_1\".\"id\"",
+            }));
+  // A root table that had no _ferry_id: only the staged ids; ids of two types compare as text.
+  EXPECT_EQ(delete_replaced_children("\"wh\".\"o__tags\"", "\"wh\".\"o\"", "\"_ferry_stage_2\"",
+                                     {"id"}, false, true),
+            (Strings{
+                "DELETE FROM \"wh\".\"o__tags\" USING \"_ferry_stage_2\" WHERE "
+                "CAST(\"wh\".\"o__tags\".\"_ferry_root_id\" AS VARCHAR(65535)) = "
+                "CAST(\"_ferry_stage_2\".\"_ferry_id\" AS VARCHAR(65535))",
+            }));
+}
+
 TEST(RedshiftSql, Append) {
   EXPECT_EQ(append_rows("\"wh\".\"ods\"", "\"_ferry_stage_3\"", {"id", "name"}, "it's"),
             "INSERT INTO \"wh\".\"ods\" (\"id\", \"name\", \"_ferry_load_id\") SELECT \"id\", "
@@ -95,6 +119,8 @@ TEST(RedshiftSql, ReplaceSwap) {
   EXPECT_EQ(swap_in("wh", "dim", "dim__ferry_new_abc"),
             (Strings{"DROP TABLE IF EXISTS \"wh\".\"dim\"",
                      "ALTER TABLE \"wh\".\"dim__ferry_new_abc\" RENAME TO \"dim\""}));
+  // A known child table without rows in the load is emptied in the load's transaction.
+  EXPECT_EQ(empty_table("\"wh\".\"dim__tags\""), "DELETE FROM \"wh\".\"dim__tags\"");
 }
 
 TEST(RedshiftSql, LoadsStateAndRejects) {
@@ -148,6 +174,11 @@ TEST(RedshiftSql, ManifestAndHelpers) {
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'wh' AND "
             "table_type = 'BASE TABLE' AND LEFT(table_name, 3) = 'ods' AND LEFT(table_name, 7) "
             "<> '_ferry_' ORDER BY table_name");
+  // LEFT() counts characters: "café__" is 6 of them (7 bytes).
+  EXPECT_EQ(tables_query("wh", "caf\xc3\xa9__"),
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'wh' AND "
+            "table_type = 'BASE TABLE' AND LEFT(table_name, 6) = 'caf\xc3\xa9__' AND "
+            "LEFT(table_name, 7) <> '_ferry_' ORDER BY table_name");
 }
 
 }  // namespace
