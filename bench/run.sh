@@ -918,6 +918,166 @@ pg_check() {
   psql_do "$1" "select count(*), sum(id), sum(amount), max(updated_at), sum(length(payload)) from $2" 2>&1
 }
 
+# bench_pg_csv ROWS: CSV file -> PostgreSQL: ferry's file source into the postgres warehouse
+# vs psql \copy from the file into a table created with the right types. Sets C_F_OK, C_F_WALL,
+# C_F_RSS, C_P_OK, C_P_WALL, C_P_RSS and C_BYTES (the file's size), and C_WHY on a failure.
+bench_pg_csv() {
+  local rows=$1 csv got log=$WORK/pg_csv_psql.log p_check=""
+  C_F_OK=0 C_P_OK=0 C_WHY="" C_BYTES=0
+  if ensure_csv "$rows" 1; then csv=$DATA_FILE; else
+    fail "could not generate the CSV"
+    C_WHY="no data"
+    return
+  fi
+  C_BYTES=$(file_bytes "$csv")
+  note "CSV -> PG input: $(basename "$csv"): $(commas "$rows") rows, $(calc %.1f "$C_BYTES / 1e6") MB"
+  warm "$csv"
+  local check="select count(*), sum(id), round(sum(amount)::numeric, 2), max(updated_at),
+    sum(length(payload)) from"
+
+  # Baseline: PostgreSQL's own bulk path, into a table it is told the types of.
+  pg_csv_prepare() {
+    RUN_DIR=$WORK
+    psql_do bench_dst "DROP TABLE IF EXISTS csv_t; CREATE TABLE csv_t (id bigint, name text,
+      amount numeric(12,2), updated_at timestamptz, payload text)"
+  }
+  measure pg_csv_prepare "$log" psql -X -q -v ON_ERROR_STOP=1 -d "$(pg_url bench_dst)" \
+    -c "\\copy csv_t from '$csv' csv header"
+  if [ "$RC" -ne 0 ]; then
+    fail "psql \\copy from the CSV exited with status $RC"
+    show_log "$log"
+  else
+    got=$(psql_do bench_dst "select count(*) from csv_t" 2>&1)
+    if [ "$got" != "$rows" ]; then
+      fail "psql \\copy loaded '$got' rows into csv_t, expected $rows"
+    else
+      C_P_OK=1 C_P_WALL=$BEST_WALL C_P_RSS=$PEAK_RSS_KB
+      p_check=$(psql_do bench_dst "$check csv_t" 2>&1)
+    fi
+  fi
+  psql_do bench_dst "DROP TABLE IF EXISTS csv_t" >/dev/null 2>&1
+
+  # ferry: a `file` connection at the data directory, the postgres warehouse (schema ods, made
+  # afresh for each repetition), mode append: ferry infers the types itself.
+  P_RESET=pg_reset_ods
+  run_ferry pg_csv "project: bench_pg_csv
+metastore: sqlite:.ferry/meta.db
+warehouse: wh
+connections:
+  files: {type: file, path: \"$DATA\"}
+  wh: {type: postgres, url: \"$(pg_url bench_dst)\", schema: ods}
+jobs:
+  - {id: bench_pg_csv, source: {connection: files, path: \"$(basename "$csv")\", format: csv},
+     target: {table: t, mode: append}}" bench_pg_csv
+  P_RESET=""
+  if [ "$F_OK" = 1 ]; then
+    got=$(psql_do bench_dst "select count(*) from ods.t" 2>&1)
+    if [ "$got" != "$rows" ]; then
+      fail "ferry's table ods.t (CSV) has '$got' rows, expected $rows"
+      C_WHY="ferry row count"
+    else
+      C_F_OK=1 C_F_WALL=$F_WALL C_F_RSS=$F_RSS
+      local f_check
+      f_check=$(psql_do bench_dst "$check ods.t" 2>&1)
+      [ -z "$p_check" ] || [ "$f_check" = "$p_check" ] ||
+        note "WARN: count|sum(id)|sum(amount)|max(updated_at)|sum(length(payload)) differ:" \
+          "ferry $f_check, psql $p_check"
+    fi
+    rm -rf "$PROJ"
+  else
+    C_WHY=$F_WHY
+  fi
+  psql_do bench_dst "DROP SCHEMA IF EXISTS ods CASCADE" >/dev/null 2>&1
+}
+
+# bench_pg_incremental ROWS: a merge job on id with incremental.cursor_field updated_at: the
+# full first run; then 1% of the source's rows get a new updated_at and amount (+1,000,000);
+# then the incremental run, in the same project. Changes the source: run it last. Sets I_OK,
+# I_FULL_WALL, I_FULL_RSS, I_NOOP_WALL (a run with nothing changed), I_WALL, I_RSS, I_CHANGED,
+# and I_WHY on a failure.
+bench_pg_incremental() {
+  local rows=$1 got want i log=$WORK/pg_inc_run.log
+  I_OK=0 I_FULL_WALL="" I_WALL="" I_WHY="" I_CHANGED=$((rows / 100))
+  local yaml
+  yaml="project: bench_pg_inc
+metastore: sqlite:.ferry/meta.db
+warehouse: wh
+connections:
+  pg: {type: postgres, url: \"$(pg_url bench_src)\"}
+  wh: {type: postgres, url: \"$(pg_url bench_dst)\", schema: ods}
+jobs:
+  - {id: bench_pg_inc, source: {connection: pg, table: public.src},
+     incremental: {cursor_field: updated_at}, target: {table: t, mode: merge, primary_key: [id]}}"
+  P_RESET=pg_reset_ods
+  run_ferry pg_inc_full "$yaml" bench_pg_inc
+  P_RESET=""
+  if [ "$F_OK" != 1 ]; then
+    I_WHY="full run: $F_WHY"
+    return
+  fi
+  want=$(pg_check bench_src src)
+  got=$(pg_check bench_dst ods.t)
+  if [ "$got" != "$want" ]; then
+    fail "ferry's table ods.t (merge, full run): '$got', expected '$want'"
+    I_WHY="full run rows differ"
+    return
+  fi
+  I_FULL_WALL=$F_WALL I_FULL_RSS=$F_RSS
+
+  # The constant: the same run with nothing changed (start-up, connections, catalog look-ups,
+  # the one row at the watermark, the commit).
+  timed "$log" "$PROJ" timeout "$TIMEOUT" "$FERRY" run bench_pg_inc
+  if [ "$RC" -ne 0 ]; then
+    fail "the unchanged incremental 'ferry run bench_pg_inc' exited with status $RC"
+    show_log "$log"
+    I_WHY="unchanged run exit $RC"
+    return
+  fi
+  I_NOOP_WALL=$WALL
+
+  # 1% of the rows change, as an application would change them; vacuumed like the source was.
+  if ! psql_do bench_src "UPDATE src SET updated_at = now(), amount = amount + 1000000
+      WHERE id % 100 = 0" >"$WORK/pg_inc_update.log" 2>&1 ||
+    ! psql_do bench_src "VACUUM ANALYZE src" >>"$WORK/pg_inc_update.log" 2>&1; then
+    fail "could not update 1% of the source's rows"
+    show_log "$WORK/pg_inc_update.log"
+    I_WHY="update failed"
+    return
+  fi
+  note "updated $(commas "$I_CHANGED") source rows (updated_at = now(), amount + 1,000,000)"
+
+  # Timed in the project of the full run (its watermark). A repetition reads the same changed
+  # rows again: they share the watermark's value, and the source reads >= it.
+  local best="" peak=0
+  for ((i = 0; i < REPEAT; i++)); do
+    timed "$log" "$PROJ" timeout "$TIMEOUT" "$FERRY" run bench_pg_inc
+    if [ "$RC" -ne 0 ]; then
+      fail "the incremental 'ferry run bench_pg_inc' exited with status $RC"
+      show_log "$log"
+      I_WHY="incremental run exit $RC"
+      return
+    fi
+    if [ -z "$best" ] || awk -v a="$WALL" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$WALL; fi
+    [ "$RSS_KB" -gt "$peak" ] && peak=$RSS_KB
+  done
+  grep -v '^[[:space:]]*$' "$log" | tail -n 8 | cut -c1-150 | sed 's/^/  ferry> /'
+  want=$(pg_check bench_src src)
+  got=$(pg_check bench_dst ods.t)
+  if [ "$got" != "$want" ]; then
+    fail "ferry's table ods.t after the incremental run: '$got', expected '$want'"
+    I_WHY="incremental rows differ"
+    return
+  fi
+  got=$(psql_do bench_dst "select count(*) from ods.t where amount >= 1000000" 2>&1)
+  if [ "$got" != "$I_CHANGED" ]; then
+    fail "ferry's table ods.t has '$got' rows with the new amounts, expected $I_CHANGED"
+    I_WHY="incremental rows differ"
+    return
+  fi
+  I_OK=1 I_WALL=$best I_RSS=$peak
+  rm -rf "$PROJ"
+}
+
 bench_postgres() {
   local rows src_check got bytes
   rows=$(scaled 2000000)
@@ -938,7 +1098,8 @@ bench_postgres() {
         timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' AS updated_at,
         md5(g::text) || ' ' || md5((g::bigint * 31)::text) AS payload
       FROM generate_series(1, $rows) g;
-      ALTER TABLE src ADD PRIMARY KEY (id)" >>"$WORK/pg_setup.log" 2>&1 ||
+      ALTER TABLE src ADD PRIMARY KEY (id);
+      CREATE INDEX src_updated_at ON src (updated_at)" >>"$WORK/pg_setup.log" 2>&1 ||
     ! psql_do bench_src "VACUUM ANALYZE src" >>"$WORK/pg_setup.log" 2>&1; then
     fail "could not create the source table"
     show_log "$WORK/pg_setup.log"
@@ -977,13 +1138,18 @@ bench_postgres() {
   fi
   psql_do bench_dst "DROP TABLE IF EXISTS pipe_t" >/dev/null 2>&1
 
-  # ferry: replace (a new table swapped in) and append (into an existing table), in schema
-  # ods of bench_dst; the same project, a fresh schema for each repetition.
+  # ferry: replace (a new table swapped in; a fresh schema ods of bench_dst for each
+  # repetition) and append (into the existing table the replace runs left, emptied first).
   local yaml mode
   local -A f_ok f_wall f_rss
   pg_reset_ods() { psql_do bench_dst "DROP SCHEMA IF EXISTS ods CASCADE"; }
-  P_RESET=pg_reset_ods
+  # shellcheck disable=SC2016  # $$ is SQL's
+  pg_empty_t() {
+    psql_do bench_dst 'DO $$ BEGIN IF to_regclass($q$ods.t$q$) IS NOT NULL THEN TRUNCATE ods.t;
+      END IF; END $$'
+  }
   for mode in replace append; do
+    if [ "$mode" = replace ]; then P_RESET=pg_reset_ods; else P_RESET=pg_empty_t; fi
     yaml="project: bench_pg
 metastore: sqlite:.ferry/meta.db
 warehouse: wh
@@ -1050,6 +1216,10 @@ jobs:
     fi
     rm -rf "$PROJ"
   fi
+
+  # --- CSV file -> PG, then the incremental run (last: it changes the source)
+  bench_pg_csv "$rows"
+  bench_pg_incremental "$rows"
   stop_pg_server
 
   echo
@@ -1084,6 +1254,45 @@ jobs:
       "$ratio ($(printf %.2f "$lf_wall") s / $(printf %.2f "$l_wall") s)" "<= 1.00" "$result"
   else
     add_summary postgres "time ferry / psql to sqlite3" "- (ferry or baseline failed)" "<= 1.00" FAIL
+  fi
+
+  # CSV -> PG: MB/s of the CSV file.
+  echo
+  table_header
+  [ "$C_F_OK" = 1 ] && table_row "ferry CSV->PG" "$C_F_WALL" "$rows" "$C_BYTES" "$C_F_RSS"
+  [ "$C_P_OK" = 1 ] && table_row "psql \\copy csv (baseline)" "$C_P_WALL" "$rows" "$C_BYTES" "$C_P_RSS"
+  note "(MB/s: of the CSV file)"
+  if [ "$C_F_OK" = 1 ] && [ "$C_P_OK" = 1 ]; then
+    ratio=$(calc %.2f "$C_F_WALL / $C_P_WALL")
+    result=$(verdict "$ratio" "<=" 1.1)
+    echo "  ratio ferry CSV->PG / psql \\copy from file: $ratio (target <= 1.10): $result"
+    add_summary postgres "time ferry CSV / psql \\copy" \
+      "$ratio ($(printf %.2f "$C_F_WALL") s / $(printf %.2f "$C_P_WALL") s)" "<= 1.10" "$result"
+  else
+    add_summary postgres "time ferry CSV / psql \\copy" "- (${C_WHY:-baseline failed})" "<= 1.10" FAIL
+  fi
+
+  # Incremental: rows/s and MB/s of the rows read (the changed ones, and the one at the watermark).
+  echo
+  table_header
+  if [ -n "$I_FULL_WALL" ]; then
+    table_row "ferry PG->PG merge, full" "$I_FULL_WALL" "$rows" "$bytes" "$I_FULL_RSS"
+  fi
+  [ "$I_OK" = 1 ] && table_row "ferry incremental, 1%" "$I_WALL" "$I_CHANGED" \
+    "$(calc %.0f "$bytes * $I_CHANGED / $rows")" "$I_RSS"
+  note "(the same merge job on id, cursor_field updated_at: its first, full run, then the run" \
+    "after $(commas "$I_CHANGED") source rows changed)"
+  # ~1% of the full run plus the constant: (incremental - unchanged run) / full run.
+  if [ "$I_OK" = 1 ]; then
+    note "the same run with nothing changed (the constant): $(printf %.2f "$I_NOOP_WALL") s"
+    ratio=$(calc %.3f "($I_WALL - $I_NOOP_WALL) / $I_FULL_WALL")
+    result=$(verdict "$ratio" "<=" 0.05)
+    echo "  ratio (ferry incremental 1% - unchanged run) / full run: $ratio (target <= 0.05): $result"
+    add_summary postgres "(incr. 1% - constant) / full" \
+      "$ratio ($(printf %.2f "$I_WALL") s - $(printf %.2f "$I_NOOP_WALL") s; $(printf %.1f "$I_FULL_WALL") s)" \
+      "<= 0.05" "$result"
+  else
+    add_summary postgres "(incr. 1% - constant) / full" "- (${I_WHY:-failed})" "<= 0.05" FAIL
   fi
 }
 

@@ -139,6 +139,7 @@ class PostgresDestination final : public Destination {
   Status stage_plan(LoadTable& t, const SchemaPlan& plan);
   Status copy_rows(LoadTable& t, const Batch& batch, const SchemaPlan& plan, size_t* written);
   Status finish_copy();
+  Status begin_load_tx();
 
   Status commit_table(LoadTable& t);
   Status evolve_target(LoadTable& t, const std::string& physical, bool create);
@@ -330,10 +331,7 @@ Status PostgresDestination::stage_plan(LoadTable& t, const SchemaPlan& plan) {
       // nothing, and the rows are written once instead of into staging and then again into
       // the table (2M rows PG -> PG on 2 busy cores: 17.9 s with staging and INSERT ...
       // SELECT, 11.9 s straight in).
-      if (!load_tx_) {
-        FERRY_TRY(conn_.exec("BEGIN"));
-        load_tx_ = true;
-      }
+      FERRY_TRY(begin_load_tx());
       t.direct = true;
       if (replace) {
         t.stage = t.name + kStagingInfix + short_load_id(load_->load_id);
@@ -515,6 +513,14 @@ Status PostgresDestination::copy_rows(LoadTable& t, const Batch& batch, const Sc
   return Status::success();
 }
 
+// Opens the load's transaction, which commit() finishes, unless it is open.
+Status PostgresDestination::begin_load_tx() {
+  if (load_tx_) return Status::success();
+  FERRY_TRY(conn_.exec("BEGIN"));
+  load_tx_ = true;
+  return Status::success();
+}
+
 // Ends the COPY copy_rows left open; its status is the server's verdict on every row sent in
 // it (a bad value names its line of the COPY).
 Status PostgresDestination::finish_copy() {
@@ -658,7 +664,11 @@ Status PostgresDestination::commit_table(LoadTable& t) {
   } else {
     FERRY_TRY(evolve_target(t, physical, !t.stored));
   }
-  if (merge_root) {
+  // merge into a table made by this commit: nothing to conflict with, and its key's index is
+  // built once after the rows are in, not row by row (500k rows: 2.5 s with ON CONFLICT into
+  // the indexed table, 1.2 s this way).
+  const bool merge_new = merge_root && !t.stored;
+  if (merge_root && !merge_new) {
     FERRY_TRY(ensure_pk_index(t));
     FERRY_TRY(delete_replaced_children(t));
   }
@@ -682,11 +692,17 @@ Status PostgresDestination::commit_table(LoadTable& t) {
     std::string keys;
     for (const std::string& k : load_->primary_key)
       keys += quote_ident(k) + ", ";
+    std::string key_list = keys.substr(0, keys.size() - 2);
     sql = fmt::format(
         "INSERT INTO {} ({}) SELECT {} FROM (SELECT DISTINCT ON ({}) * FROM {} ORDER BY {}{} "
-        "DESC) s ON CONFLICT ({}) DO UPDATE SET {}{} = EXCLUDED.{}",
-        qualified(physical), cols, exprs, keys.substr(0, keys.size() - 2), stage, keys,
-        quote_ident(kSeqColumn), keys.substr(0, keys.size() - 2), set, load_col, load_col);
+        "DESC) s",
+        qualified(physical), cols, exprs, key_list, stage, keys, quote_ident(kSeqColumn));
+    if (merge_new) {
+      FERRY_TRY(conn_.exec(sql).with_context("loading table " + t.name));
+      return ensure_pk_index(t);
+    }
+    sql += fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}{} = EXCLUDED.{}", key_list, set,
+                       load_col, load_col);
   } else {
     // No ORDER BY: sorting a big staging table costs as much as the insert itself, and a
     // table's rows have no order.

@@ -302,6 +302,40 @@ TEST_F(PostgresDestinationTest, MergeReplacesTheChildRowsOfRedeliveredRoots) {
   EXPECT_EQ(q("SELECT sku FROM o2__items"), (Rows{{"C"}}));
 }
 
+// An append stages its rows: until commit, other sessions neither see them nor wait for the
+// table (a schema change of it goes through at once), and a schema change within the load
+// keeps the rows written before it.
+TEST_F(PostgresDestinationTest, AppendIsUnseenAndLocksNothingUntilCommit) {
+  load(spec("L1", "t"), {make_batch("t", {"id", "v"}, {{"1", "10"}})});
+  ASSERT_TRUE(dst_->begin(spec("L2", "t")).is_ok());
+  WriteResult r;
+  ASSERT_TRUE(dst_->write(make_batch("t", {"id", "v"}, {{"2", "20"}}), &r).is_ok());
+  ASSERT_TRUE(dst_->write(make_batch("t", {"v", "id"}, {{"21", "2"}}), &r).is_ok());
+  EXPECT_EQ(PgServer::query_value(url_, "SELECT count(*) FROM t"), "1");
+  EXPECT_EQ(PgServer::exec(url_,
+                           "SET lock_timeout = '2s'; ALTER TABLE t ADD COLUMN probe int; "
+                           "ALTER TABLE t DROP COLUMN probe"),
+            "");
+  // A schema change within the load: the table is altered at commit, rows before it kept.
+  ASSERT_TRUE(dst_->write(make_batch("t", {"id", "v", "extra"}, {{"3", "x", "e"}}), &r).is_ok());
+  ASSERT_TRUE(dst_->write(make_batch("t", {"id"}, {{"4"}}), &r).is_ok());
+  EXPECT_EQ(PgServer::query_value(url_, "SELECT count(*) FROM t"), "1");
+  ASSERT_TRUE(dst_->commit({}, {}).is_ok());
+  EXPECT_EQ(q("SELECT id, v, extra, _ferry_load_id, pg_typeof(v)::text FROM t ORDER BY id, v"),
+            (Rows{{"1", "10", "NULL", "L1", "text"},
+                  {"2", "20", "NULL", "L2", "text"},
+                  {"2", "21", "NULL", "L2", "text"},
+                  {"3", "x", "e", "L2", "text"},
+                  {"4", "NULL", "NULL", "L2", "text"}}));
+  // Rolled back, nothing of the load remains.
+  ASSERT_TRUE(dst_->begin(spec("L3", "t")).is_ok());
+  ASSERT_TRUE(dst_->write(make_batch("t", {"id", "v", "extra"}, {{"5", "50", "f"}}), &r).is_ok());
+  dst_->rollback();
+  EXPECT_EQ(q("SELECT count(*) FROM t"), (Rows{{"5"}}));
+  EXPECT_EQ(q("SELECT count(*) FROM pg_class WHERE relname LIKE '\\_ferry\\_stage%'"),
+            (Rows{{"0"}}));
+}
+
 TEST_F(PostgresDestinationTest, ReplaceSwapsAtomicallyWhileAnotherConnectionReads) {
   load(spec("L1", "t"), {make_batch("t", {"id"}, {{"1"}, {"2"}})});
   // A reader on its own connection counts rows in a loop for the whole replace.
