@@ -158,7 +158,10 @@ Status CsvReader::open() {
   std::memset(scan_bytes_[2], '\n', 16);
   std::memset(scan_bytes_[3], '\r', 16);
   cap_ = std::max<size_t>(opts_.buffer_bytes, 1);
-  buf_ = std::make_unique<char[]>(cap_ + kPadding);  // zeroed, padding included
+  // Not zeroed (1 MiB per file would cost more than a small file's parse): bytes past end_
+  // are never used; the padding is zeroed all the same.
+  buf_ = std::make_unique_for_overwrite<char[]>(cap_ + kPadding);
+  std::memset(buf_.get() + cap_, 0, kPadding);
   opened_ = true;
 
   while (end_ < 3 && !eof_)
@@ -223,8 +226,9 @@ Status CsvReader::fill() {
   // a long record reads at least half a buffer more (linear time, not quadratic).
   if (end_ > cap_ / 2 && cap_ < opts_.max_record_bytes) {
     size_t cap = std::min(std::max<size_t>(cap_ * 2, 16), opts_.max_record_bytes);
-    auto grown = std::make_unique<char[]>(cap + kPadding);
+    auto grown = std::make_unique_for_overwrite<char[]>(cap + kPadding);
     std::memcpy(grown.get(), base, end_);
+    std::memset(grown.get() + cap, 0, kPadding);
     buf_ = std::move(grown);
     cap_ = cap;
     base = buf_.get();

@@ -100,6 +100,7 @@ struct ConfigVersion {
 struct AuditFilter {
   std::string job_id;  // "" = all
   int64_t run_id = 0;  // 0 = all
+  std::string since;   // ISO 8601 UTC: rows at or after it ("" = all)
   int limit = 100;     // <= 0 = no limit
 };
 
@@ -159,8 +160,17 @@ class Metastore {
   Result<int64_t> create_run(const std::string& job_id, const std::string& batch_id, int attempt) {
     return create_run(NewRun{job_id, batch_id, attempt, "", nlohmann::json::object()});
   }
-  virtual Status start_run(int64_t run_id, const std::string& load_id) = 0;
-  virtual Status finish_run(const RunRow& run) = 0;  // state, counts, error, finished_at
+  // `events` (audit rows, as audit() writes them) are written in the same transaction as the
+  // change, and only when it is made: a run's start and its run_started row, its end and its
+  // run_finished row, are one write.
+  virtual Status start_run(int64_t run_id, const std::string& load_id,
+                           std::vector<AuditEvent> events) = 0;
+  Status start_run(int64_t run_id, const std::string& load_id) {
+    return start_run(run_id, load_id, {});
+  }
+  // state, counts, error, finished_at
+  virtual Status finish_run(const RunRow& run, std::vector<AuditEvent> events) = 0;
+  Status finish_run(const RunRow& run) { return finish_run(run, {}); }
   // For several workers sharing the queue: atomically moves the oldest queued run (lowest
   // id) whose job has no running run (transforms' runs, `transform:<id>`, excepted: the
   // process that finishes a batch runs them) to running (started_at now, worker = `worker`, or

@@ -486,6 +486,15 @@ TEST_P(MetastoreTest, AuditRedactsSecretsAndFilters) {
   EXPECT_EQ(store->list_audit({.job_id = "orders_1"}).value().size(), 1u);
   EXPECT_EQ(store->list_audit({.job_id = "nobody"}).value().size(), 0u);
   EXPECT_EQ(store->list_audit({.limit = 1}).value().size(), 1u);
+  AuditEvent old_event;
+  old_event.time = "2020-01-01T00:00:00.000Z";
+  old_event.event = "long_ago";
+  ASSERT_TRUE(store->audit(old_event).is_ok());
+  auto recent = store->list_audit({.since = "2021-01-01T00:00:00.000Z"}).value();
+  EXPECT_EQ(recent.size(), 2u);
+  for (const AuditEvent& e : recent)
+    EXPECT_NE(e.event, "long_ago");
+  EXPECT_EQ(store->list_audit({.since = "2020-01-01T00:00:00.000Z"}).value().size(), 3u);
 
   AuditEvent bad;
   bad.event = "x";
@@ -708,6 +717,39 @@ TEST_P(MetastoreTest, FinishRunChecksTheClaim) {
   anyone.id = other;
   anyone.state = RunState::kFailed;
   EXPECT_TRUE(store->finish_run(anyone).is_ok());
+}
+
+// A run's start and end carry their audit rows in the same write: written when the change
+// is made, not when it is refused.
+TEST_P(MetastoreTest, StartAndFinishWriteTheirAuditRowsOnlyWithTheChange) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  int64_t id = store->create_run("a", "b", 1).value();
+  register_secret("hunter2-for-run-events");
+  auto event = [&](const std::string& name) {
+    AuditEvent e;
+    e.run_id = id;
+    e.job_id = "a";
+    e.event = name;
+    e.message = name + " with hunter2-for-run-events";
+    return e;
+  };
+  ASSERT_TRUE(store->start_run(id, "L", {event("run_started")}).is_ok());
+  EXPECT_EQ(store->start_run(id, "L", {event("started_twice")}).code(), Code::kInvalid);
+  RunRow done;
+  done.id = id;
+  done.state = RunState::kSucceeded;
+  ASSERT_TRUE(store->finish_run(done, {event("rows_rejected"), event("run_finished")}).is_ok());
+  EXPECT_EQ(store->finish_run(done, {event("finished_twice")}).code(), Code::kInvalid);
+  AuditFilter f;
+  f.run_id = id;
+  auto audit = store->list_audit(f).value();
+  std::vector<std::string> names;
+  for (const AuditEvent& e : audit) {
+    names.push_back(e.event);
+    EXPECT_EQ(e.message.find("hunter2-for-run-events"), std::string::npos) << e.message;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"run_finished", "rows_rejected", "run_started"}));
 }
 
 // A job never runs twice at once: claim_next_run passes over queued runs of a job that is

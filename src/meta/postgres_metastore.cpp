@@ -483,24 +483,42 @@ class PostgresMetastore final : public Metastore {
     });
   }
 
-  Status start_run(int64_t run_id, const std::string& load_id) override {
+  using Metastore::finish_run;
+  using Metastore::start_run;
+
+  Status start_run(int64_t run_id, const std::string& load_id,
+                   std::vector<AuditEvent> events) override {
     return with_conn([&](PgConn& c) -> Status {
+      std::optional<PgTransaction> txn;
+      if (!events.empty()) {
+        auto begun = PgTransaction::begin(c);
+        if (!begun.ok()) return begun.status();
+        txn.emplace(std::move(begun).value());
+      }
       FERRY_ASSIGN(PgResult r,
                    c.query("UPDATE ferry_runs SET state = 'running', started_at = $1, "
                            "load_id = CASE WHEN load_id = '' THEN $2 ELSE load_id END, "
                            "worker = $3 WHERE id = $4 AND state = 'queued' RETURNING id",
                            {now_iso8601(), pg_text(load_id), worker_, std::to_string(run_id)}));
-      if (r.rows() == 1) return Status::success();
-      return unchanged_run(c, run_id, "start");
+      if (r.rows() != 1) return unchanged_run(c, run_id, "start");
+      for (const AuditEvent& e : events)
+        FERRY_TRY(insert_audit(c, e));
+      return txn ? txn->commit() : Status::success();
     });
   }
 
-  Status finish_run(const RunRow& run) override {
+  Status finish_run(const RunRow& run, std::vector<AuditEvent> events) override {
     if (!is_final(run.state)) {
       return Status::invalid("finish_run: run {} cannot finish as '{}'", run.id,
                              run_state_name(run.state));
     }
     return with_conn([&](PgConn& c) -> Status {
+      std::optional<PgTransaction> txn;
+      if (!events.empty()) {
+        auto begun = PgTransaction::begin(c);
+        if (!begun.ok()) return begun.status();
+        txn.emplace(std::move(begun).value());
+      }
       FERRY_ASSIGN(
           PgResult r,
           c.query("UPDATE ferry_runs SET state = $1, rows_read = $2, rows_loaded = $3, "
@@ -513,8 +531,10 @@ class PostgresMetastore final : public Metastore {
                    pg_text(redact(run.error)),
                    run.finished_at.empty() ? now_iso8601() : pg_text(run.finished_at),
                    std::to_string(run.id), pg_text(run.worker), run.retryable ? "1" : "0"}));
-      if (r.rows() == 1) return Status::success();
-      return unchanged_run(c, run.id, "finish");
+      if (r.rows() != 1) return unchanged_run(c, run.id, "finish");
+      for (const AuditEvent& e : events)
+        FERRY_TRY(insert_audit(c, e));
+      return txn ? txn->commit() : Status::success();
     });
   }
 
@@ -630,6 +650,10 @@ class PostgresMetastore final : public Metastore {
     };
     if (!filter.job_id.empty()) add("job_id", pg_text(filter.job_id));
     if (filter.run_id != 0) add("run_id", std::to_string(filter.run_id));
+    if (!filter.since.empty()) {
+      params.push_back(pg_text(filter.since));
+      add_condition(where, fmt::format("time >= ${}", params.size()));
+    }
     const std::string sql = fmt::format("SELECT {} FROM ferry_audit{} ORDER BY id DESC{}",
                                         kAuditColumns, where, limit_clause(filter.limit));
     return with_conn([&](PgConn& c) -> Result<std::vector<AuditEvent>> {

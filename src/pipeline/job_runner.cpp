@@ -11,6 +11,7 @@
 #include "core/names.h"
 #include "core/redact.h"
 #include "formats/json_reader.h"
+#include "meta/encoding.h"
 #include "normalize/json_text.h"
 #include "normalize/normalizer.h"
 #include "pipeline/fault.h"
@@ -233,9 +234,21 @@ class PipelineSink final : public SourceSink {
   std::string unchanged_;
 };
 
+AuditEvent run_event(const RunRequest& req, const std::string& level, const std::string& event,
+                     const std::string& message, nlohmann::json details) {
+  AuditEvent e;
+  e.run_id = req.run_id;
+  e.job_id = req.job.id;
+  e.level = level;
+  e.event = event;
+  e.message = message;
+  e.details = std::move(details);
+  return e;
+}
+
 void audit_run(Metastore& meta, const RunRequest& req, const std::string& level,
                const std::string& event, const std::string& message, nlohmann::json details) {
-  (void)audit(meta, req.run_id, req.job.id, level, event, message, std::move(details));
+  (void)meta.audit(run_event(req, level, event, message, std::move(details)));
 }
 
 // Opens the job's destination; `spec` needs only its target resolved.
@@ -253,6 +266,8 @@ struct Attempt {
   Status status;
   bool already_committed = false;
   std::string watermark;
+  // Audit rows written with the run's end (in its one write), each with the time it happened.
+  std::vector<AuditEvent> events;
 };
 
 Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
@@ -302,19 +317,22 @@ Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
   Status begun = dst.begin(load);
   if (begun.code() == Code::kCancelled) return {Status::success(), true, watermark};
   if (!begun.is_ok()) return {begun};
-  audit_run(meta, req, "info", "load_started",
-            fmt::format("loading into {} ({})", spec.table, mode_name(spec.mode)),
-            {{"load_id", req.load_id},
-             {"table", spec.table},
-             {"mode", mode_name(spec.mode)},
-             {"watermark", watermark}});
+  std::vector<AuditEvent> events;
+  events.push_back(run_event(req, "info", "load_started",
+                             fmt::format("loading into {} ({})", spec.table, mode_name(spec.mode)),
+                             {{"load_id", req.load_id},
+                              {"table", spec.table},
+                              {"mode", mode_name(spec.mode)},
+                              {"watermark", watermark}}));
+  events.back().time = meta::now_iso8601();
 
   PipelineSink sink(spec, dst, meta, req, state);
   Status st = source->read(sink);
   if (st.is_ok() && !sink.unchanged_reason().empty()) {
     dst.rollback();  // nothing was written: the target keeps its rows
-    audit_run(meta, req, "info", "load_skipped", sink.unchanged_reason(), {});
-    return {Status::success(), false, watermark};
+    events.push_back(run_event(req, "info", "load_skipped", sink.unchanged_reason(), {}));
+    events.back().time = meta::now_iso8601();
+    return {Status::success(), false, watermark, std::move(events)};
   }
   if (st.is_ok()) st = sink.finish();
   *stats = sink.stats();
@@ -326,9 +344,9 @@ Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
   if (!st.is_ok()) {
     dst.rollback();
     if (!sink.rejects().empty()) (void)dst.save_failed_rejects(load, sink.rejects());
-    return {st};
+    return {st, false, "", std::move(events)};
   }
-  return {Status::success(), false, sink.state().value("watermark", watermark)};
+  return {Status::success(), false, sink.state().value("watermark", watermark), std::move(events)};
 }
 
 }  // namespace
@@ -353,8 +371,10 @@ Result<bool> probe_new_data(const Project& project, const JobDefinition& job) {
 }
 
 std::string new_load_id(int64_t run_id) {
-  std::random_device rd;
-  return fmt::format("{}-{:08x}", run_id, rd());
+  // Seeded once per thread: a random_device per call costs more than the rest of a no-op
+  // run's scheduling.
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return fmt::format("{}-{:08x}", run_id, rng());
 }
 
 RunOutcome run_job(Metastore& meta, const RunRequest& req) {
@@ -366,9 +386,18 @@ RunOutcome run_job(Metastore& meta, const RunRequest& req) {
     req.progress->started = t0;
     req.progress->running = true;
   }
-  if (!req.claimed) (void)meta.start_run(req.run_id, req.load_id);
-  audit_run(meta, req, "info", "run_started", "run started",
-            {{"batch_id", req.batch_id}, {"load_id", req.load_id}});
+  AuditEvent started = run_event(req, "info", "run_started", "run started",
+                                 {{"batch_id", req.batch_id}, {"load_id", req.load_id}});
+  if (req.claimed) {
+    (void)meta.audit(std::move(started));
+  } else if (Status st = meta.start_run(req.run_id, req.load_id, {std::move(started)});
+             !st.is_ok()) {
+    out.not_started = true;
+    out.state = RunState::kCancelled;
+    out.error = st.message();
+    if (req.progress) req.progress->running = false;
+    return out;
+  }
 
   Attempt a;
   try {
@@ -402,15 +431,12 @@ RunOutcome run_job(Metastore& meta, const RunRequest& req) {
   row.error = out.error;
   row.retryable = out.retryable;
   row.worker = req.worker;
-  if (Status st = meta.finish_run(row); !st.is_ok() && !req.worker.empty()) {
-    out.state = RunState::kCancelled;  // not ours any more: its new holder records it
-    out.retryable = false;
-    out.error = st.message();
-  }
+  std::vector<AuditEvent> events = std::move(a.events);
   if (out.stats.rows_rejected > 0) {
-    audit_run(meta, req, "warn", "rows_rejected",
-              fmt::format("{} rows rejected (see _ferry_rejects)", out.stats.rows_rejected),
-              {{"rows", out.stats.rows_rejected}});
+    events.push_back(
+        run_event(req, "warn", "rows_rejected",
+                  fmt::format("{} rows rejected (see _ferry_rejects)", out.stats.rows_rejected),
+                  {{"rows", out.stats.rows_rejected}}));
   }
   nlohmann::json details = {{"state", run_state_name(out.state)},
                             {"rows_read", out.stats.rows_read},
@@ -420,13 +446,29 @@ RunOutcome run_job(Metastore& meta, const RunRequest& req) {
                             {"watermark", out.watermark}};
   if (out.already_committed) details["already_committed"] = true;
   if (out.state == RunState::kSucceeded) {
-    audit_run(meta, req, "info", "run_finished",
-              out.already_committed ? std::string("load was already committed; nothing to do")
-                                    : fmt::format("{} rows loaded", out.stats.rows_loaded),
-              details);
+    events.push_back(run_event(req, "info", "run_finished",
+                               out.already_committed
+                                   ? std::string("load was already committed; nothing to do")
+                                   : fmt::format("{} rows loaded", out.stats.rows_loaded),
+                               details));
   } else {
     details["error"] = out.error;
-    audit_run(meta, req, "error", "run_failed", out.error, details);
+    events.push_back(run_event(req, "error", "run_failed", out.error, details));
+  }
+  Status finished = meta.finish_run(row, events);
+  if (!finished.is_ok() && req.worker.empty()) {
+    for (AuditEvent& e : events)  // the run row could not take its end: keep the record
+      (void)meta.audit(std::move(e));
+  } else if (Status st = finished; !st.is_ok()) {
+    // Not ours any more (its lease expired and another worker has it): its holder records it.
+    audit_run(meta, req, "warn", "run_abandoned",
+              fmt::format("this worker lost the run before it ended ({}); the result of this "
+                          "attempt ({}) is not recorded",
+                          st.message(), run_state_name(out.state)),
+              {{"worker", req.worker}});
+    out.state = RunState::kCancelled;
+    out.retryable = false;
+    out.error = st.message();
   }
   if (req.progress) req.progress->running = false;
   return out;

@@ -58,8 +58,14 @@ struct RunOutcome {
   std::string watermark;   // after the run
   double seconds = 0;
   bool already_committed = false;
+  // The run could not be started (start_run refused it: another worker took it, or it ended
+  // elsewhere); nothing ran, `error` says why.
+  bool not_started = false;
 };
 
+// Starts the run (unless request.claimed), runs it and records its end: the run row and its
+// audit rows (run_started with the start, run_finished or run_failed with the end, in one
+// write each).
 RunOutcome run_job(Metastore& meta, const RunRequest& request);
 
 // For `on: new_objects`: whether the job's source has a new or changed file or object since

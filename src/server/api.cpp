@@ -459,6 +459,7 @@ void HttpApi::routes() {
     AuditFilter f;
     f.job_id = req.get_param_value("job");
     f.run_id = req.has_param("run") ? int_param(req, "run", 0) : 0;
+    f.since = req.get_param_value("since");
     f.limit = int_param(req, "limit", 100);
     auto events = daemon_.meta().list_audit(f);
     if (!events.ok()) return error(res, 500, events.status().message());

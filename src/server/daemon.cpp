@@ -111,7 +111,7 @@ Status Daemon::start() {
           it->second.status.queued = true;
         }
         batches_[r.batch_id].pending++;
-        queue_.push_back(item);
+        push_locked(std::move(item));
       }
     }
   }
@@ -138,6 +138,7 @@ void Daemon::request_stop() {
     stop_deadline_ = Clock::now() + options_.grace;
   }
   cv_.notify_all();
+  sched_cv_.notify_all();
 }
 
 void Daemon::wait() {
@@ -179,7 +180,7 @@ Daemon::Counters Daemon::counters() const {
 Status Daemon::reload() {
   std::lock_guard lock(mu_);
   Status st = load_config_locked();
-  cv_.notify_all();
+  sched_cv_.notify_all();
   return st;
 }
 
@@ -306,13 +307,12 @@ Queued Daemon::enqueue_locked(const std::string& job_id, const std::string& batc
     q.note = s.status.error;
     return q;
   }
-  for (const Item& i : queue_) {
-    if (i.job_id == job_id && !definition && !i.definition) {
-      q.run_id = i.run_id;
-      q.batch_id = i.batch_id;
-      q.note = "already queued";
-      return q;
-    }
+  if (auto plain = plain_queued_.find(job_id); plain != plain_queued_.end() && !definition) {
+    const Item& i = queue_.at(plain->second);
+    q.run_id = i.run_id;
+    q.batch_id = i.batch_id;
+    q.note = "already queued";
+    return q;
   }
   auto run_id = meta_->create_run(NewRun{job_id, batch_id, 1, "", definition_json(definition)});
   if (!run_id.ok()) {
@@ -327,10 +327,10 @@ Queued Daemon::enqueue_locked(const std::string& job_id, const std::string& batc
   item.priority = s.status.job.priority;
   item.connection = s.status.source_connection;
   item.definition = definition;
-  queue_.push_back(item);
+  q.run_id = item.run_id;
+  push_locked(std::move(item));
   s.status.queued = true;
   batches_[batch_id].pending++;
-  q.run_id = item.run_id;
   (void)audit(*meta_, item.run_id, job_id, "info", "run_queued", "queued by " + reason,
               {{"batch_id", batch_id}, {"trigger", reason}});
   return q;
@@ -382,12 +382,13 @@ void Daemon::scheduler_loop() {
           {last_reload + options_.reload, next_lease_check, now + std::chrono::seconds(1)});
       for (const auto& [run_id, d] : deadlines_)
         wake = std::min(wake, d.at);
-      cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
+      sched_cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
       continue;
     }
     // Every job due now is queued in one batch. Then sleep until the next thing is due (a
     // tick, a timeout, the next reload): with thousands of idle jobs this loop costs nothing
-    // between ticks. Any change (a run ending, an API call) wakes it through cv_.
+    // between ticks. What changes its plans (a stop, a reload, an `every` run ending) wakes it
+    // through sched_cv_.
     auto wake =
         std::min({last_reload + options_.reload, next_lease_check, now + std::chrono::seconds(1)});
     if (!remote_.empty()) wake = std::min(wake, now + options_.claim_poll);
@@ -416,7 +417,7 @@ void Daemon::scheduler_loop() {
       drop_empty_batch_locked(batch);
       cv_.notify_all();
     }
-    cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
+    sched_cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
   }
   // Stopping: running jobs may finish until the deadline; then they are cancelled.
   while (!running_jobs_.empty()) {
@@ -426,7 +427,7 @@ void Daemon::scheduler_loop() {
       for (auto& [id, flag] : cancel_flags_)
         *flag = true;
     }
-    cv_.wait_for(lock, std::chrono::milliseconds(100));
+    sched_cv_.wait_for(lock, std::chrono::milliseconds(100));
   }
 }
 
@@ -447,7 +448,7 @@ void Daemon::poller_loop() {
       if (!s.status.queued && !s.status.running) due.push_back(id);
     }
     if (due.empty()) {
-      cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
+      sched_cv_.wait_until(lock, std::max(wake, now + std::chrono::milliseconds(5)));
       continue;
     }
     auto project = project_;
@@ -534,26 +535,35 @@ void Daemon::enforce_timeouts_locked(Clock::time_point now) {
   }
 }
 
-int Daemon::pick_locked(Clock::time_point now) const {
-  int best = -1;
-  for (size_t i = 0; i < queue_.size(); ++i) {
-    const Item& it = queue_[i];
-    if (it.not_before > now) continue;
-    if (running_jobs_.count(it.job_id)) continue;  // never twice at once
-    auto limit = connection_limits_.find(it.connection);
+void Daemon::push_locked(Item item) {
+  std::pair<int, int64_t> key{-item.priority, item.run_id};
+  if (!item.definition) plain_queued_[item.job_id] = key;
+  queue_.emplace(key, std::move(item));
+}
+
+Daemon::Item Daemon::take_locked(std::map<std::pair<int, int64_t>, Item>::iterator it) {
+  Item item = std::move(it->second);
+  if (auto plain = plain_queued_.find(item.job_id);
+      plain != plain_queued_.end() && plain->second == it->first)
+    plain_queued_.erase(plain);
+  queue_.erase(it);
+  return item;
+}
+
+std::map<std::pair<int, int64_t>, Daemon::Item>::iterator Daemon::pick_locked(
+    Clock::time_point now) {
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    const Item& item = it->second;
+    if (item.not_before > now) continue;
+    if (running_jobs_.count(item.job_id)) continue;  // never twice at once
+    auto limit = connection_limits_.find(item.connection);
     if (limit != connection_limits_.end()) {
-      auto used = running_per_connection_.find(it.connection);
+      auto used = running_per_connection_.find(item.connection);
       if (used != running_per_connection_.end() && used->second >= limit->second) continue;
     }
-    if (best < 0) {
-      best = static_cast<int>(i);
-      continue;
-    }
-    const Item& b = queue_[static_cast<size_t>(best)];
-    if (it.priority > b.priority || (it.priority == b.priority && it.run_id < b.run_id))
-      best = static_cast<int>(i);
+    return it;  // the queue's order is the preference order
   }
-  return best;
+  return queue_.end();
 }
 
 void Daemon::worker_loop() {
@@ -568,14 +578,12 @@ void Daemon::worker_loop() {
       continue;
     }
     if (stopping_) return;  // queued runs stay queued for the next start
-    int idx = pick_locked(Clock::now());
-    if (idx < 0) {
+    auto picked = pick_locked(Clock::now());
+    if (picked == queue_.end()) {
       cv_.wait_for(lock, std::chrono::milliseconds(200));
       continue;
     }
-    Item item = queue_[static_cast<size_t>(idx)];
-    queue_.erase(queue_.begin() + idx);
-    run_item(lock, std::move(item));
+    run_item(lock, take_locked(picked));
   }
 }
 
@@ -630,36 +638,13 @@ void Daemon::run_item(std::unique_lock<std::mutex>& lock, Item item) {
   RunOutcome out;
   out.run_id = item.run_id;
   out.job_id = item.job_id;
-  Status claimed = item.claimed ? Status::success() : meta_->start_run(item.run_id, item.load_id);
-  if (!claimed.is_ok()) {
-    auto row = meta_->get_run(item.run_id);
-    if (row.ok() && row->has_value() && (*row)->state == RunState::kRunning) {
-      // Another worker claimed it first: follow it there (watch_remote_locked).
-      lock.lock();
-      cancel_flags_.erase(item.run_id);
-      deadlines_.erase(item.run_id);
-      if (--running_per_connection_[item.connection] <= 0)
-        running_per_connection_.erase(item.connection);
-      remote_[item.run_id] = std::move(item);
-      cv_.notify_all();
-      return;
-    }
-    if (row.ok() && row->has_value() && (*row)->state != RunState::kQueued) {
-      out.state = (*row)->state;  // another worker ran it already: its outcome counts
-      out.error = (*row)->error;
-      out.retryable = (*row)->retryable;
-    } else {
-      out.state = RunState::kCancelled;  // removed elsewhere: not ours to run
-      out.error = claimed.message();
-    }
-  } else if (def.id.empty()) {
+  if (def.id.empty()) {
     out.state = RunState::kCancelled;
     out.error = "the job was removed from the config table before its run started";
     RunRow row;
     row.id = item.run_id;
     row.state = out.state;
     row.error = out.error;
-    row.worker = me_;
     (void)meta_->finish_run(row);
   } else {
     RunRequest req;
@@ -669,9 +654,28 @@ void Daemon::run_item(std::unique_lock<std::mutex>& lock, Item item) {
     req.load_id = item.load_id;
     req.batch_id = item.batch_id;
     req.cancel = cancel.get();
-    req.claimed = true;
+    req.claimed = item.claimed;
     req.worker = me_;
     out = run_job(*meta_, req);
+  }
+  if (out.not_started) {  // start_run refused it: another worker has it, or had it
+    auto row = meta_->get_run(item.run_id);
+    if (row.ok() && row->has_value() && (*row)->state == RunState::kRunning) {
+      // Follow it there (watch_remote_locked).
+      lock.lock();
+      cancel_flags_.erase(item.run_id);
+      deadlines_.erase(item.run_id);
+      if (--running_per_connection_[item.connection] <= 0)
+        running_per_connection_.erase(item.connection);
+      remote_[item.run_id] = std::move(item);
+      sched_cv_.notify_all();
+      return;
+    }
+    if (row.ok() && row->has_value() && (*row)->state != RunState::kQueued) {
+      out.state = (*row)->state;  // another worker ran it already: its outcome counts
+      out.error = (*row)->error;
+      out.retryable = (*row)->retryable;
+    }
   }
 
   lock.lock();
@@ -691,7 +695,11 @@ void Daemon::complete_locked(const Item& item, const RunOutcome& out) {
     s.ever_ran = true;
     if (!s.status.every.empty()) compute_next_locked(s, s.last_end);
     if (s.status.on == "new_objects") s.status.next_run = s.last_end;  // check again now
+    // The scheduler and the poller wake for what changes their plans only: with thousands of
+    // jobs, every run's end waking them would cost a pass over every job.
+    if (!s.status.every.empty() || s.status.on == "new_objects") sched_cv_.notify_all();
   }
+  if (stopping_) sched_cv_.notify_all();  // it waits for the running runs to end
   cv_.notify_all();
   if (options_.worker) {  // the scheduling daemon owns retries and batches
     count_outcome(counters_, out.state);
@@ -723,7 +731,7 @@ void Daemon::complete_locked(const Item& item, const RunOutcome& out) {
       again.attempt++;
       again.claimed = false;
       again.not_before = Clock::now() + delay;  // same load id: committed once at most
-      queue_.push_back(again);
+      push_locked(std::move(again));
       if (auto it = sched_.find(item.job_id); it != sched_.end()) it->second.status.queued = true;
       return;
     }
@@ -783,7 +791,7 @@ void Daemon::watch_remote_locked() {
     if (r.state == RunState::kQueued) {  // its worker was lost: ours to run again
       item.load_id = r.load_id.empty() ? item.load_id : r.load_id;
       item.claimed = false;
-      queue_.push_back(item);
+      push_locked(std::move(item));
       if (auto it = sched_.find(item.job_id); it != sched_.end()) {
         it->second.status.running = false;
         it->second.status.queued = true;

@@ -172,8 +172,13 @@ class Daemon {
                         const std::optional<JobDefinition>& definition = std::nullopt);
   // REQUIRES: mu_ held. Forgets a batch that queued nothing (every trigger was coalesced).
   void drop_empty_batch_locked(const std::string& batch_id);
-  // REQUIRES: mu_ held. The index of the best runnable item in queue_, or -1.
-  int pick_locked(Clock::time_point now) const;
+  // REQUIRES: mu_ held. Adds a run to queue_ (and to plain_queued_ when it has no
+  // definition of its own); takes it out again.
+  void push_locked(Item item);
+  Item take_locked(std::map<std::pair<int, int64_t>, Item>::iterator it);
+  // REQUIRES: mu_ held. The best runnable item of queue_ (the first in its order that may
+  // start now), or queue_.end().
+  std::map<std::pair<int, int64_t>, Item>::iterator pick_locked(Clock::time_point now);
   void finish_batch(const std::string& batch_id, const Batch& batch);
   Status load_config_locked();
   void compute_next_locked(Sched& s, Clock::time_point now);
@@ -188,11 +193,16 @@ class Daemon {
   int concurrency_ = 4;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;  // queue changes, stop
+  std::condition_variable cv_;        // the workers': queue changes, batches ended, stop
+  std::condition_variable sched_cv_;  // the scheduler's and the poller's: triggers due, stop
   std::shared_ptr<const Project> project_;
   std::string config_fingerprint_;
   std::map<std::string, Sched> sched_;
-  std::deque<Item> queue_;
+  // Queued runs in the order they start: priority (highest first), then run id (oldest).
+  std::map<std::pair<int, int64_t>, Item> queue_;
+  // job -> the queue_ key of its queued run without a definition of its own (what a trigger
+  // while it is queued coalesces with)
+  std::map<std::string, std::pair<int, int64_t>> plain_queued_;
   std::set<std::string> running_jobs_;
   std::map<std::string, int> running_per_connection_;
   std::map<std::string, int> connection_limits_;

@@ -68,7 +68,7 @@ json openapi_document() {
       {"/api/audit",
        {{"get", op("The audit table, newest first",
                    json::array({query_param("job"), query_param("run", "integer"),
-                                query_param("limit", "integer")}))}}},
+                                query_param("since"), query_param("limit", "integer")}))}}},
       {"/api/templates", {{"get", op("Templates and the params each needs")}}},
       {"/api/versions", {{"get", op("Applied config versions, newest first")}}},
       {"/api/versions/{v}",

@@ -297,6 +297,9 @@ templates:
   std::string everything = get_json(reader, "/api/audit?limit=0").dump() + serve.log();
   EXPECT_THAT(everything, ::testing::Not(HasSubstr("admin-secret-1")));
   EXPECT_THAT(everything, ::testing::Not(HasSubstr("reader-secret-2")));
+  // ?since= keeps the rows at or after a time.
+  EXPECT_GT(get_json(reader, "/api/audit?since=2000-01-01T00:00:00.000Z&limit=0").size(), 0u);
+  EXPECT_EQ(get_json(reader, "/api/audit?since=2999-01-01T00:00:00.000Z").size(), 0u);
   EXPECT_EQ(serve.stop(), 0);
 }
 
