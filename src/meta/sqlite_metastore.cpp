@@ -526,8 +526,9 @@ class SqliteMetastore final : public Metastore {
   // `op` joins a queue; the first caller finding no batch under way commits every queued op
   // in one transaction (each in a savepoint of its own, so one op failing undoes only
   // itself), the others wait for it. Alone, an op commits by itself at once; under load,
-  // commits (and the WAL pages each writes) are shared, measured 2,000 -> N runs/s of
-  // `ferry serve` on no-op jobs. An op's result is its own status, or the commit's failure.
+  // commits (and the WAL pages each writes) are shared: `ferry serve` with 4 workers on
+  // no-op jobs measured 1.8 writes per commit. An op's result is its own status, or the
+  // commit's failure.
   Status write(const std::function<Status()>& op) {
     PendingWrite me{&op};
     std::unique_lock group(group_mu_);
