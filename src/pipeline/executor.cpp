@@ -180,27 +180,28 @@ std::string this_host() {
 
 }  // namespace
 
-int reap_dead_runs(Metastore& meta) {
+std::vector<RunRow> reap_dead_runs(Metastore& meta) {
   RunFilter f;
   f.state = RunState::kRunning;
   f.limit = 0;
   auto runs = meta.list_runs(f);
-  if (!runs.ok()) return 0;
+  std::vector<RunRow> reaped;
+  if (!runs.ok()) return reaped;
   const std::string host = this_host();
-  int reaped = 0;
   for (RunRow r : runs.value()) {
     size_t colon = r.worker.rfind(':');
     if (colon == std::string::npos || r.worker.substr(0, colon) != host) continue;
     pid_t pid = static_cast<pid_t>(std::atol(r.worker.c_str() + colon + 1));
     if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
     r.state = RunState::kFailed;
+    r.retryable = true;  // a process dying is no fault of the job's
     r.error = fmt::format(
         "worker {} exited before the run finished; nothing of it was committed "
         "unless its load id is in _ferry_loads",
         r.worker);
     if (!meta.finish_run(r).is_ok()) continue;
     (void)audit(meta, r.id, r.job_id, "warn", "run_abandoned", r.error);
-    ++reaped;
+    reaped.push_back(std::move(r));
   }
   return reaped;
 }

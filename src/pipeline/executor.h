@@ -68,9 +68,10 @@ Status execute_in_warehouse(const Project& project, const std::string& connectio
 void after_batch(Metastore& meta, const Project& project, const std::string& batch_id);
 
 // Marks runs left 'running' by a ferry process of this host that no longer exists (killed,
-// crashed) as failed, with an audit row each; returns how many. Their loads were never
-// committed (or were, and the next run finds them in _ferry_loads), so nothing is lost.
-int reap_dead_runs(Metastore& meta);
+// crashed) as failed, with an audit row each; returns them as they now are. Their loads were
+// never committed (or were, and the next run finds them in _ferry_loads), so nothing is
+// lost: a retry with the same load id loads the rest, or nothing.
+std::vector<RunRow> reap_dead_runs(Metastore& meta);
 
 // The project's transforms in dependency order (a thin wrapper for the CLI's plan).
 Result<std::vector<std::string>> ordered_transforms(const Project& project);

@@ -81,12 +81,30 @@ Daemon::~Daemon() {
 }
 
 Status Daemon::start() {
-  int reaped = reap_dead_runs(*meta_);
-  if (reaped > 0) spdlog::warn("{} runs of a process that died were marked failed", reaped);
+  std::vector<RunRow> reaped = reap_dead_runs(*meta_);
+  if (!reaped.empty())
+    spdlog::warn("{} runs of a process that died were marked failed", reaped.size());
   {
     std::lock_guard lock(mu_);
     FERRY_TRY(load_config_locked());
     if (!options_.worker) {
+      // Each run a dead process left gets its next attempt, per its job's retries, with the
+      // same load id (a load committed just before the death is then a no-op); queued now,
+      // it is taken up below with the other queued runs.
+      for (const RunRow& r : reaped) {
+        if (r.job_id.starts_with("transform:")) continue;
+        auto it = sched_.find(r.job_id);
+        if (it == sched_.end()) continue;
+        std::optional<JobDefinition> own = definition_of_run(r);
+        auto spec = resolve_job(*project_, own ? *own : it->second.status.job, "", no_env());
+        if (!spec.ok() || r.attempt >= spec->max_attempts) continue;
+        auto next =
+            meta_->create_run(NewRun{r.job_id, r.batch_id, r.attempt + 1, r.load_id, r.definition});
+        if (!next.ok()) continue;
+        (void)audit(*meta_, r.id, r.job_id, "warn", "run_retry",
+                    fmt::format("attempt {} of {} (run {}) after: {}", r.attempt + 1,
+                                spec->max_attempts, next.value(), r.error));
+      }
       catch_up_locked(Clock::now());
       // Runs queued before (by `ferry run` killed before it began, or an API call to a
       // daemon that stopped) are taken up again.

@@ -27,7 +27,8 @@
 //
 // Stopping: request_stop() stops taking runs and lets running ones finish for `grace`, then
 // cancels them (recorded as cancelled). Runs a killed daemon left `running` are marked failed
-// on the next start (reap_dead_runs) and their jobs run again on their next trigger.
+// on the next start (reap_dead_runs) and get their next attempt per their job's `retries`
+// (with the same load id), or else run again on their job's next trigger.
 //
 // Thread-safety: every public method may be called from any thread.
 #pragma once

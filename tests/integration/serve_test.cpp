@@ -312,6 +312,7 @@ TEST(Serve, SigtermLetsTheRunningJobFinishAndSigkillIsRecoveredOnRestart) {
   dir.write("ferry.yml", project(api, R"(  - id: slow
     source: {connection: api, path: /orders_by_offset, records: /results}
     target: {table: slow, mode: merge, primary_key: [id]}
+    retries: {max_attempts: 2, backoff: 10ms}
 )"));
   {
     Serve serve(dir);
@@ -334,7 +335,7 @@ TEST(Serve, SigtermLetsTheRunningJobFinishAndSigkillIsRecoveredOnRestart) {
     EXPECT_EQ(serve.stop(SIGKILL), -SIGKILL);
   }
   {
-    Serve serve(dir);  // the restart marks the killed run failed
+    Serve serve(dir);  // the restart marks the killed run failed and runs its next attempt
     ASSERT_GT(serve.port(), 0);
     auto c = serve.client();
     json failed;
@@ -343,6 +344,13 @@ TEST(Serve, SigtermLetsTheRunningJobFinishAndSigkillIsRecoveredOnRestart) {
       return failed.size() == 1u;
     }));
     EXPECT_THAT(failed[0]["error"].get<std::string>(), HasSubstr("exited before the run finished"));
+    json retried;
+    ASSERT_TRUE(eventually([&] {
+      retried = get_json(c, "/api/runs?job=slow&state=succeeded");
+      return retried.size() == 2u;  // the first server's run, and the retry
+    })) << serve.log();
+    EXPECT_EQ(retried[0]["attempt"], 2);
+    EXPECT_EQ(retried[0]["load_id"], failed[0]["load_id"]);  // the same load: at most once
     EXPECT_EQ(serve.stop(), 0);
   }
   EXPECT_EQ(query_value(dir.str(), "SELECT COUNT(*) FROM slow"), "5");  // no duplicates
