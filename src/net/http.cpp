@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <utility>
 
 namespace ferry::net {
 namespace {
@@ -31,6 +33,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Bytes reserved past a body of known length (see Transfer::finish_headers).
+constexpr size_t kBodySlack = 64;
+// libcurl's receive buffer: a 27 KB API page arrives in one or two recv() calls instead of
+// two or more with the default 16 KiB. Below glibc's mmap threshold (128 KiB), so the buffer
+// comes from the heap each request rather than from fresh mmap()ed pages.
+constexpr long kReceiveBuffer = 64 * 1024;
+
 // Per-transfer state shared with libcurl's callbacks.
 struct Transfer {
   CURL* curl = nullptr;
@@ -46,6 +55,14 @@ struct Transfer {
     headers_done = true;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
     collect_body = on_body == nullptr || response.status >= 400;
+    if (collect_body) {
+      // One allocation for the whole body, with room to spare for a JSON parser's padding
+      // (simdjson reads up to 64 bytes past the end and copies a body that lacks them).
+      curl_off_t length = -1;
+      curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (length > 0 && length < (curl_off_t{1} << 28))
+        response.body.reserve(static_cast<size_t>(length) + kBodySlack);
+    }
     if (on_headers != nullptr && *on_headers && response.status < 400) {
       Status st = (*on_headers)(response);
       if (!st.is_ok()) {
@@ -137,45 +154,75 @@ std::optional<std::string> HttpResponse::header(std::string_view name) const {
   return std::nullopt;
 }
 
+// Every transfer runs on one easy handle inside the client's own multi handle, whether it is
+// waited for at once (send, send_streaming) or started early (start, finish): one connection
+// cache serves both, so a keep-alive connection is reused whichever way a request went.
 struct HttpClient::Impl {
   HttpOptions options;
+  CURLM* multi = nullptr;
   CURL* curl = nullptr;
   char error[CURL_ERROR_SIZE] = {};
+
+  // The transfer in progress (added to `multi`), and what it needs until it ends: libcurl
+  // keeps pointers to the header list and to the request body.
+  bool active = false;
+  Transfer transfer;
+  curl_slist* headers = nullptr;
+  HttpRequest request;  // start(): a copy, since the caller's may be gone by finish()
+  const HttpRequest* current = nullptr;
+
+  ~Impl() {
+    end();
+    if (multi != nullptr) curl_multi_cleanup(multi);
+    if (curl != nullptr) curl_easy_cleanup(curl);
+  }
+
+  // Sets up the handle for `req` and adds it to the multi handle.
+  Status begin(const HttpRequest& req, const std::function<Status(const HttpResponse&)>* on_headers,
+               const std::function<Status(std::string_view)>* on_body);
+  // Drives the transfer until it completes; `until_sent` stops earlier, once the request has
+  // gone out (its response then waits in the socket for the next call).
+  void drive(bool until_sent);
+  // The outcome of the completed (or failed) transfer; ends it.
+  Result<HttpResponse> result();
+  // Removes the transfer from the multi handle (closing its connection when unfinished).
+  void end() {
+    if (active) curl_multi_remove_handle(multi, curl);
+    active = false;
+    curl_slist_free_all(headers);
+    headers = nullptr;
+    current = nullptr;
+  }
+
+  bool done = false;  // the transfer has completed (or failed) with `rc`
+  CURLcode rc = CURLE_OK;
+  Status start_failure;  // why start() could not begin; finish() returns it
 };
 
-HttpClient::HttpClient(HttpOptions options) : impl_(std::make_unique<Impl>()) {
-  global_init();
-  impl_->options = std::move(options);
-  impl_->curl = curl_easy_init();
-}
+Status HttpClient::Impl::begin(const HttpRequest& req,
+                               const std::function<Status(const HttpResponse&)>* on_headers,
+                               const std::function<Status(std::string_view)>* on_body) {
+  end();
+  if (curl == nullptr || multi == nullptr)
+    return Status::internal("libcurl could not create a handle");
+  CURL* c = curl;
+  const HttpOptions& o = options;
 
-HttpClient::~HttpClient() {
-  if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
-}
-
-Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
-  return send_streaming(request, {}, {});
-}
-
-Result<HttpResponse> HttpClient::send_streaming(
-    const HttpRequest& request, const std::function<Status(const HttpResponse&)>& on_headers,
-    const std::function<Status(std::string_view)>& on_body) {
-  CURL* c = impl_->curl;
-  if (c == nullptr) return Status::internal("libcurl could not create a handle");
-  const HttpOptions& o = impl_->options;
-  const std::string& display = request.display_url.empty() ? request.url : request.display_url;
-
-  // Reset per-request options but keep the handle's connection cache (keep-alive, TLS sessions).
+  // Reset per-request options but keep the connection cache (keep-alive, TLS sessions).
   curl_easy_reset(c);
-  Transfer t;
-  t.curl = c;
-  t.on_headers = &on_headers;
-  t.on_body = on_body ? &on_body : nullptr;
-  impl_->error[0] = '\0';
+  transfer = Transfer{};
+  transfer.curl = c;
+  transfer.on_headers = on_headers;
+  transfer.on_body = on_body;
+  error[0] = '\0';
+  done = false;
+  rc = CURLE_OK;
+  current = &req;
 
-  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, impl_->error);
+  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, kReceiveBuffer);
   curl_easy_setopt(c, CURLOPT_USERAGENT, o.user_agent.c_str());
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // every encoding libcurl can decode
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
@@ -183,7 +230,7 @@ Result<HttpResponse> HttpClient::send_streaming(
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
-  auto timeout = request.timeout.count() > 0 ? request.timeout : o.timeout;
+  auto timeout = req.timeout.count() > 0 ? req.timeout : o.timeout;
   if (timeout.count() > 0)
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   if (o.idle_timeout.count() > 0) {
@@ -201,20 +248,19 @@ Result<HttpResponse> HttpClient::send_streaming(
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &o.cancelled);
   }
 
-  if (request.method == "GET") {
+  if (req.method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  } else if (request.method == "HEAD") {
+  } else if (req.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
-  if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  if (!req.body.empty() || req.method == "POST" || req.method == "PUT") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   }
 
-  curl_slist* headers = nullptr;
-  for (const auto& [k, v] : request.headers) {
+  for (const auto& [k, v] : req.headers) {
     // "Name;" is libcurl's way to send a header with an empty value.
     std::string line = v.empty() ? k + ";" : k + ": " + v;
     headers = curl_slist_append(headers, line.c_str());
@@ -223,23 +269,104 @@ Result<HttpResponse> HttpClient::send_streaming(
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header_line);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body_bytes);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
 
-  CURLcode rc = curl_easy_perform(c);
-  curl_slist_free_all(headers);
+  if (CURLMcode mc = curl_multi_add_handle(multi, c); mc != CURLM_OK) {
+    end();
+    return Status::internal("libcurl: {}", curl_multi_strerror(mc));
+  }
+  active = true;
+  return Status::success();
+}
 
-  if (!t.stopped.is_ok()) return t.stopped;
-  if (rc == CURLE_ABORTED_BY_CALLBACK) return Status(Code::kCancelled, "cancelled");
-  if (rc != CURLE_OK) return transport_error(rc, impl_->error, display);
-  if (!t.headers_done && !t.finish_headers()) return t.stopped;  // an empty body
-  char* effective = nullptr;
-  curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &effective);
-  if (effective != nullptr) t.response.effective_url = effective;
-  // file:// (and other non-HTTP schemes) have no status: a successful read is a 200.
-  if (t.response.status == 0) t.response.status = 200;
-  return std::move(t.response);
+void HttpClient::Impl::drive(bool until_sent) {
+  while (!done) {
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == curl) {
+        done = true;
+        rc = msg->data.result;
+      }
+    }
+    if (done) return;
+    if (mc != CURLM_OK) {
+      done = true;
+      rc = CURLE_FAILED_INIT;
+      std::snprintf(error, sizeof error, "libcurl: %s", curl_multi_strerror(mc));
+      return;
+    }
+    if (until_sent) {
+      curl_off_t sent = 0;
+      curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &sent);
+      if (sent > 0) return;
+    }
+    // Waits for the socket or libcurl's next timer (timeouts, the progress callback that
+    // polls HttpOptions::cancelled), at most 100 ms.
+    curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+  }
+}
+
+Result<HttpResponse> HttpClient::Impl::result() {
+  Transfer& t = transfer;
+  Result<HttpResponse> out = [&]() -> Result<HttpResponse> {
+    if (!t.stopped.is_ok()) return std::move(t.stopped);
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return Status(Code::kCancelled, "cancelled");
+    const HttpRequest& req = *current;
+    if (rc != CURLE_OK)
+      return transport_error(rc, error, req.display_url.empty() ? req.url : req.display_url);
+    if (!t.headers_done && !t.finish_headers()) return std::move(t.stopped);  // an empty body
+    char* effective = nullptr;
+    curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &effective);
+    if (effective != nullptr) t.response.effective_url = effective;
+    // file:// (and other non-HTTP schemes) have no status: a successful read is a 200.
+    if (t.response.status == 0) t.response.status = 200;
+    return std::move(t.response);
+  }();
+  end();
+  return out;
+}
+
+HttpClient::HttpClient(HttpOptions options) : impl_(std::make_unique<Impl>()) {
+  global_init();
+  impl_->options = std::move(options);
+  impl_->curl = curl_easy_init();
+  impl_->multi = curl_multi_init();
+}
+
+HttpClient::~HttpClient() = default;
+
+Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
+  return send_streaming(request, {}, {});
+}
+
+Result<HttpResponse> HttpClient::send_streaming(
+    const HttpRequest& request, const std::function<Status(const HttpResponse&)>& on_headers,
+    const std::function<Status(std::string_view)>& on_body) {
+  FERRY_TRY(impl_->begin(request, &on_headers, on_body ? &on_body : nullptr));
+  impl_->drive(false);
+  return impl_->result();
+}
+
+void HttpClient::start(const HttpRequest& request) {
+  impl_->request = request;
+  impl_->start_failure = impl_->begin(impl_->request, nullptr, nullptr);
+  if (impl_->start_failure) impl_->drive(true);
+}
+
+Result<HttpResponse> HttpClient::finish() {
+  if (!impl_->start_failure) return std::exchange(impl_->start_failure, Status::success());
+  if (!impl_->active) return Status::internal("finish(): no request was started");
+  impl_->drive(false);
+  return impl_->result();
+}
+
+void HttpClient::abandon() {
+  impl_->end();
+  impl_->start_failure = Status::success();
 }
 
 bool is_retryable_status(long status) {

@@ -2,8 +2,10 @@
 // control-table webhooks.
 //
 // One client per connection per run: it keeps one libcurl handle, so keep-alive connections,
-// TLS sessions and DNS entries are reused across requests; HTTP/2 is negotiated where the
-// server offers it (ALPN); gzip/deflate bodies are decoded transparently.
+// TLS sessions and DNS entries are reused across requests (sent whole or in two halves, see
+// start()); HTTP/2 is negotiated where the server offers it (ALPN); gzip/deflate bodies are
+// decoded transparently. Nothing runs in the background: a transfer progresses only inside
+// this client's calls.
 //
 // Errors: a transport failure (connection refused or reset, timeout, a body cut short) is
 // Code::kRetry; a bad URL or TLS setup is Code::kInvalid. An HTTP status is NOT an error
@@ -77,6 +79,20 @@ class HttpClient {
   Result<HttpResponse> send_streaming(const HttpRequest& request,
                                       const std::function<Status(const HttpResponse&)>& on_headers,
                                       const std::function<Status(std::string_view)>& on_body);
+
+  // A request in two halves, so the server answers while the caller works: start() returns
+  // once the request has been sent (after connecting, when the connection is new), and
+  // finish() reads the response and returns what send() would have. Meanwhile the response
+  // waits in the socket's receive buffer (a response larger than that waits on the server's
+  // side). A failure of start() is reported by finish(). The request's timeout runs from
+  // start(), so work between the two that outlasts it makes finish() report a timeout
+  // (kRetry). One request at a time: start() abandons one still in flight. REQUIRES for
+  // finish(): start() was called since the last finish() or abandon().
+  void start(const HttpRequest& request);
+  Result<HttpResponse> finish();
+  // Drops a started request without reading its response (its connection is closed when the
+  // response has not arrived in full). No-op when none is in flight.
+  void abandon();
 
  private:
   struct Impl;

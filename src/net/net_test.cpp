@@ -162,6 +162,70 @@ TEST(HttpClient, TransportFailuresAreRetryableAndNameTheDisplayUrl) {
   EXPECT_EQ(gone.status().code(), Code::kRetry);
 }
 
+TEST(HttpClient, StartSendsTheRequestAndFinishReadsTheResponseOnTheSameConnection) {
+  Server s;
+  std::atomic<int> arrived{0};
+  std::vector<int> ports;
+  std::mutex mu;
+  s.http().Get("/page", [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard lock(mu);
+      ports.push_back(req.remote_port);
+    }
+    ++arrived;
+    res.set_content("page " + req.get_param_value("n"), "text/plain");
+  });
+  HttpClient client;
+  auto first = client.send({.url = s.url("/page?n=1")});
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+
+  client.start({.url = s.url("/page?n=2")});
+  // The server sees the request while the caller has not asked for the response yet.
+  for (int i = 0; i < 200 && arrived.load() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(arrived.load(), 2);
+  auto second = client.finish();
+  ASSERT_TRUE(second.ok()) << second.status().to_string();
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(second->body, "page 2");
+  EXPECT_EQ(second->header("content-type"), "text/plain");
+
+  auto third = client.send({.url = s.url("/page?n=3")});
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->body, "page 3");
+  ASSERT_EQ(ports.size(), 3u);
+  EXPECT_EQ(ports[0], ports[1]);  // one keep-alive connection, whichever way a request went
+  EXPECT_EQ(ports[1], ports[2]);
+}
+
+TEST(HttpClient, AStartedRequestFailsInFinishOrIsAbandoned) {
+  HttpClient refused;
+  refused.start({.url = "http://127.0.0.1:1/x", .display_url = "http://127.0.0.1:1/shown"});
+  auto gone = refused.finish();
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.status().code(), Code::kRetry);
+  EXPECT_THAT(gone.status().message(), HasSubstr("/shown"));
+  EXPECT_EQ(refused.finish().status().code(), Code::kInternal);  // nothing started since
+
+  Server s;
+  std::atomic<bool> answered{false};
+  s.http().Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    res.set_content("late", "text/plain");
+    answered = true;
+  });
+  s.http().Get("/fast", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("fast", "text/plain");
+  });
+  HttpClient client;
+  client.start({.url = s.url("/slow")});
+  EXPECT_FALSE(answered.load());  // start() did not wait for the response
+  client.abandon();               // nor does abandon(); the client stays usable
+  auto fast = client.send({.url = s.url("/fast")});
+  ASSERT_TRUE(fast.ok()) << fast.status().to_string();
+  EXPECT_EQ(fast->body, "fast");
+}
+
 TEST(HttpClient, ReadsFileUrls) {
   char path[] = "/tmp/ferry_net_testXXXXXX";
   int fd = mkstemp(path);
@@ -242,6 +306,40 @@ TEST(Retry, DoesNotRetryClientErrors) {
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->status, 404);
   EXPECT_EQ(calls.load(), 1);
+}
+
+TEST(Retry, RetryAfterFirstJudgesTheStartedAttemptThenRetries) {
+  Server s;
+  std::atomic<int> calls{0};
+  s.http().Get("/flaky", [&](const httplib::Request&, httplib::Response& res) {
+    if (++calls == 1) {
+      res.status = 503;
+      res.set_content("busy", "text/plain");
+      return;
+    }
+    res.set_content("fine", "text/plain");
+  });
+  HttpClient client;
+  std::vector<std::chrono::milliseconds> waits;
+  RetryHooks hooks;
+  hooks.sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); };
+  const HttpRequest req{.url = s.url("/flaky")};
+  client.start(req);
+  int attempts = 0;
+  auto res = retry_after_first(client, req, client.finish(), {}, hooks, &attempts);
+  ASSERT_TRUE(res.ok()) << res.status().to_string();
+  EXPECT_EQ(res->body, "fine");
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(waits.size(), 1u);
+
+  // A first attempt that succeeded is returned as it is, without another request.
+  client.start(req);
+  auto again = retry_after_first(client, req, client.finish(), {}, hooks, &attempts);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->body, "fine");
+  EXPECT_EQ(attempts, 1);
+  EXPECT_EQ(calls.load(), 3);
 }
 
 TEST(Retry, RateLimiterSpacesRequests) {

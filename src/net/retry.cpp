@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -54,31 +55,41 @@ void default_sleep(std::chrono::milliseconds d, const std::function<bool()>& can
 
 }  // namespace
 
-Result<HttpResponse> send_with_retries(HttpClient& client, const HttpRequest& request,
-                                       const RetryPolicy& policy, const RetryHooks& hooks,
-                                       int* attempts) {
-  auto wait = [&](std::chrono::milliseconds d) {
-    if (d.count() <= 0) return;
-    if (hooks.sleep) {
-      hooks.sleep(d);
-    } else {
-      default_sleep(d, hooks.cancelled);
-    }
-  };
+namespace {
+
+void wait(const RetryHooks& hooks, std::chrono::milliseconds d) {
+  if (d.count() <= 0) return;
+  if (hooks.sleep) {
+    hooks.sleep(d);
+  } else {
+    default_sleep(d, hooks.cancelled);
+  }
+}
+
+// The attempts loop; `first`, when set, is the outcome of attempt 0, made by the caller.
+Result<HttpResponse> attempt_loop(HttpClient& client, const HttpRequest& request,
+                                  std::optional<Result<HttpResponse>> first,
+                                  const RetryPolicy& policy, const RetryHooks& hooks,
+                                  int* attempts) {
   for (int attempt = 0;; ++attempt) {
     if (attempts != nullptr) *attempts = attempt + 1;
-    if (hooks.cancelled && hooks.cancelled()) return Status(Code::kCancelled, "cancelled");
-    if (hooks.limiter) wait(hooks.limiter->reserve());
-    auto result = client.send(request);
+    std::optional<Result<HttpResponse>> made = std::move(first);
+    first.reset();
+    if (!made) {
+      if (hooks.cancelled && hooks.cancelled()) return Status(Code::kCancelled, "cancelled");
+      wait_for_turn(hooks);
+      made.emplace(client.send(request));
+    }
+    Result<HttpResponse>& result = *made;
     std::string reason;
     std::optional<std::chrono::milliseconds> server_delay;
     if (result.ok()) {
-      if (!is_retryable_status(result->status)) return result;
+      if (!is_retryable_status(result->status)) return std::move(result);
       reason = describe_failure(request, *result);
       if (auto ra = result->header("retry-after")) {
         server_delay = parse_retry_after(*ra, std::chrono::system_clock::now());
       }
-      if (attempt >= policy.max_retries) return result;
+      if (attempt >= policy.max_retries) return std::move(result);
     } else {
       if (result.status().code() != Code::kRetry) return result.status();
       reason = result.status().message();
@@ -89,8 +100,26 @@ Result<HttpResponse> send_with_retries(HttpClient& client, const HttpRequest& re
     auto delay = backoff_delay(policy, attempt + 1);
     if (server_delay) delay = std::min(*server_delay, std::chrono::milliseconds(300'000));
     if (hooks.on_retry) hooks.on_retry(attempt + 1, reason, delay);
-    wait(delay);
+    wait(hooks, delay);
   }
+}
+
+}  // namespace
+
+void wait_for_turn(const RetryHooks& hooks) {
+  if (hooks.limiter) wait(hooks, hooks.limiter->reserve());
+}
+
+Result<HttpResponse> send_with_retries(HttpClient& client, const HttpRequest& request,
+                                       const RetryPolicy& policy, const RetryHooks& hooks,
+                                       int* attempts) {
+  return attempt_loop(client, request, std::nullopt, policy, hooks, attempts);
+}
+
+Result<HttpResponse> retry_after_first(HttpClient& client, const HttpRequest& request,
+                                       Result<HttpResponse> first, const RetryPolicy& policy,
+                                       const RetryHooks& hooks, int* attempts) {
+  return attempt_loop(client, request, std::move(first), policy, hooks, attempts);
 }
 
 std::string describe_failure(const HttpRequest& request, const HttpResponse& response) {

@@ -61,6 +61,18 @@ Result<HttpResponse> send_with_retries(HttpClient& client, const HttpRequest& re
                                        const RetryPolicy& policy, const RetryHooks& hooks,
                                        int* attempts = nullptr);
 
+// As send_with_retries, for a request whose first attempt the caller made itself: sent with
+// HttpClient::start after wait_for_turn(hooks), its outcome read with HttpClient::finish.
+// `first` is that outcome; it is judged like any attempt, and the retries go through
+// client.send. *attempts counts the first attempt too.
+Result<HttpResponse> retry_after_first(HttpClient& client, const HttpRequest& request,
+                                       Result<HttpResponse> first, const RetryPolicy& policy,
+                                       const RetryHooks& hooks, int* attempts = nullptr);
+
+// What send_with_retries does before each attempt: waits for hooks.limiter's next slot (no
+// wait without a limiter). Returns early when hooks.cancelled turns true.
+void wait_for_turn(const RetryHooks& hooks);
+
 // "HTTP 502 from URL: <first 200 bytes of the body, one line>", for error messages.
 std::string describe_failure(const HttpRequest& request, const HttpResponse& response);
 

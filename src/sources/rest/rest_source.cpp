@@ -2,10 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <future>
 #include <optional>
 #include <unordered_set>
 
@@ -94,7 +92,6 @@ class RestSource final : public Source {
     if (!http.verify_tls)
       spdlog::warn("job {}: TLS certificate verification is off (verify_tls: false)", ctx.job_id);
     client_ = std::make_unique<net::HttpClient>(http);
-    prefetch_client_ = std::make_unique<net::HttpClient>(http);
 
     retry_.max_retries = c.value("max_retries", 5);
     FERRY_ASSIGN(retry_.base_delay, duration_option(c, "retry_backoff", "1s"));
@@ -223,15 +220,14 @@ class RestSource final : public Source {
 
   // The request for the page `next` describes; an error when it was requested before.
   Result<Pending> prepare(const Endpoint& e, const PageRequest& next,
-                          std::unordered_set<std::string>& seen, int64_t page_no,
-                          net::HttpClient& client) {
+                          std::unordered_set<std::string>& seen, int64_t page_no) {
     Pending p;
     p.url = next.url.empty() ? e.url : next.url;
     p.query = next.params;
     p.req.method = e.method;
     p.req.headers = e.headers;
     p.req.body = e.body;
-    FERRY_TRY(auth_->apply(client, p.req.headers, p.query));
+    FERRY_TRY(auth_->apply(*client_, p.req.headers, p.query));
     p.req.url = with_query(p.url, p.query, {});
     p.req.display_url = display(p.url, p.query);
     if (!seen.insert(p.req.url).second) {
@@ -243,18 +239,19 @@ class RestSource final : public Source {
     return p;
   }
 
-  // One request chain: every page of an endpoint, each handed to `on_page`. The next page is
-  // fetched (on a second connection) while the current one is processed, so the network and
-  // the warehouse work at the same time; at most one request is in flight.
+  // One request chain: every page of an endpoint, each handed to `on_page`. The request for
+  // the next page goes out as soon as the current page's body says where it is
+  // (HttpClient::start), and its response is read once the current page has been processed
+  // (HttpClient::finish): the server prepares page N+1 while page N is normalised and
+  // written, on one connection and this one thread, with at most one request in flight.
   template <typename OnPage>
   Status walk(const Endpoint& e, const json& paginate, OnPage&& on_page) {
     FERRY_ASSIGN(auto paginator, rest::make_paginator(paginate));
     PageRequest next{"", e.params};
     paginator->start(next);
     std::unordered_set<std::string> seen;
-    std::atomic<bool> abort{false};
-    FERRY_ASSIGN(Pending current, prepare(e, next, seen, 1, *client_));
-    FERRY_ASSIGN(net::HttpResponse res, send(*client_, current, abort));
+    FERRY_ASSIGN(Pending current, prepare(e, next, seen, 1));
+    FERRY_ASSIGN(net::HttpResponse res, send(current, std::nullopt));
     for (int64_t page_no = 1;; ++page_no) {
       if (sink_->cancelled()) return Status(Code::kCancelled, "cancelled");
       Page page;
@@ -269,39 +266,42 @@ class RestSource final : public Source {
         FERRY_ASSIGN(more, paginator->next(page, next));
       }
       std::optional<Pending> upcoming;
-      std::future<Result<net::HttpResponse>> fetch;
       if (more) {
-        FERRY_ASSIGN(upcoming, prepare(e, next, seen, page_no + 1, *prefetch_client_));
-        fetch = std::async(std::launch::async, [this, &upcoming, &abort] {
-          return send(*prefetch_client_, *upcoming, abort);
-        });
+        FERRY_ASSIGN(upcoming, prepare(e, next, seen, page_no + 1));
+        net::wait_for_turn(hooks());
+        client_->start(upcoming->req);
       }
       Status st = on_page(current.req, res, page);
       if (!st.is_ok()) {
-        abort = true;  // stops the prefetch's retries; its transfer is bounded by the timeout
-        if (fetch.valid()) fetch.wait();
+        client_->abandon();
         return st;
       }
       if (!more) return Status::success();
-      auto fetched = fetch.get();
-      if (!fetched.ok()) return fetched.status();
-      res = std::move(fetched).value();
+      FERRY_ASSIGN(res, send(*upcoming, client_->finish()));
       current = std::move(*upcoming);
     }
   }
 
-  // Sends with retries; a 401 refreshes OAuth2 credentials once; a failed status is an error.
-  Result<net::HttpResponse> send(net::HttpClient& client, Pending& p,
-                                 const std::atomic<bool>& abort) {
+  net::RetryHooks hooks() {
     net::RetryHooks hooks;
     hooks.limiter = limiter_;
-    hooks.cancelled = [this, &abort] { return abort.load() || sink_->cancelled(); };
-    hooks.on_retry = [&](int attempt, const std::string& why, std::chrono::milliseconds wait) {
+    hooks.cancelled = [this] { return sink_->cancelled(); };
+    hooks.on_retry = [this](int attempt, const std::string& why, std::chrono::milliseconds wait) {
       spdlog::warn("job {}: retry {} of {} in {} ms: {}", ctx_.job_id, attempt, retry_.max_retries,
                    wait.count(), redact(why));
     };
+    return hooks;
+  }
+
+  // Sends with retries (`first`: the outcome of a first attempt made with HttpClient::start
+  // and finish); a 401 refreshes OAuth2 credentials once; a failed status is an error.
+  Result<net::HttpResponse> send(Pending& p, std::optional<Result<net::HttpResponse>> first) {
+    const net::RetryHooks retry_hooks = hooks();
     const net::HttpRequest& req = p.req;
-    FERRY_ASSIGN(net::HttpResponse res, net::send_with_retries(client, req, retry_, hooks));
+    FERRY_ASSIGN(net::HttpResponse res,
+                 first
+                     ? net::retry_after_first(*client_, req, std::move(*first), retry_, retry_hooks)
+                     : net::send_with_retries(*client_, req, retry_, retry_hooks));
     if (res.status == 401 && auth_->refresh()) {
       net::HttpRequest again = req;
       again.headers.clear();
@@ -309,9 +309,9 @@ class RestSource final : public Source {
         if (h.first != "Authorization") again.headers.push_back(h);
       }
       Params query = p.query;
-      FERRY_TRY(auth_->apply(client, again.headers, query));
+      FERRY_TRY(auth_->apply(*client_, again.headers, query));
       again.url = with_query(p.url, query, {});
-      FERRY_ASSIGN(res, net::send_with_retries(client, again, retry_, hooks));
+      FERRY_ASSIGN(res, net::send_with_retries(*client_, again, retry_, retry_hooks));
     }
     if (res.status >= 400) return Status::io("{}", redact(net::describe_failure(req, res)));
     return res;
@@ -435,8 +435,7 @@ class RestSource final : public Source {
   SourceContext ctx_;
   SourceSink* sink_ = nullptr;
   std::string base_url_;
-  std::unique_ptr<net::HttpClient> client_;           // first pages
-  std::unique_ptr<net::HttpClient> prefetch_client_;  // every page after the first
+  std::unique_ptr<net::HttpClient> client_;  // one connection: every request of the run
   net::RetryPolicy retry_;
   std::shared_ptr<net::RateLimiter> limiter_;
   std::unique_ptr<rest::Auth> auth_;
