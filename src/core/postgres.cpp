@@ -334,6 +334,34 @@ bool may_need_escape(uint64_t w) {
 }
 }  // namespace
 
+Status pg_in_transaction(PgConn& conn, const std::function<Status()>& body) {
+  FERRY_TRY(conn.exec("BEGIN"));
+  Status st = body();
+  if (st.is_ok()) st = conn.exec("COMMIT");
+  if (!st.is_ok()) (void)conn.exec("ROLLBACK");
+  return st;
+}
+
+Result<std::vector<std::vector<std::optional<std::string>>>> pg_text_rows(PgConn& conn,
+                                                                          const std::string& sql) {
+  FERRY_ASSIGN(PgResult rows, conn.query(sql));
+  std::vector<std::vector<std::optional<std::string>>> out;
+  auto& header = out.emplace_back();
+  for (int c = 0; c < rows.columns(); ++c)
+    header.emplace_back(rows.column_name(c));
+  for (int r = 0; r < rows.rows(); ++r) {
+    auto& row = out.emplace_back();
+    for (int c = 0; c < rows.columns(); ++c) {
+      if (rows.is_null(r, c)) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(rows.value(r, c)));
+      }
+    }
+  }
+  return out;
+}
+
 void pg_copy_escape(std::string_view value, std::string& out) {
   size_t start = 0;
   for (size_t i = 0; i < value.size(); ++i) {

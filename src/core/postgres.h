@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +126,14 @@ class PgConn {
   };
   std::unique_ptr<char, CopyBuffer> copy_row_;
 };
+
+// Runs `body` between BEGIN and COMMIT on `conn` (which has no transaction open); when body
+// or the commit fails, rolls back and returns that failure.
+Status pg_in_transaction(PgConn& conn, const std::function<Status()>& body);
+// Every row of `sql` as text (null as nullopt), the first row holding the column names: what
+// Destination::query returns.
+Result<std::vector<std::vector<std::optional<std::string>>>> pg_text_rows(PgConn& conn,
+                                                                          const std::string& sql);
 
 // Text format of COPY: appends `value` with backslash, newline, carriage return and tab
 // escaped (\\, \n, \r, \t).

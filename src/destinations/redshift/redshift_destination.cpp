@@ -536,42 +536,24 @@ Status RedshiftDestination::save_failed_rejects(const LoadSpec& load,
                                                 const std::vector<Reject>& rejects) {
   if (load_) return Status::internal("save_failed_rejects(): a load is in progress");
   if (rejects.empty()) return Status::success();
-  FERRY_TRY(conn_.exec("BEGIN"));
-  Status st = conn_.exec(
-      redshift::insert_rejects(o_.schema, load.job_id, load.run_id, load.load_id, rejects, now()));
-  if (st) st = conn_.exec("COMMIT");
-  if (!st) static_cast<void>(conn_.exec("ROLLBACK"));
-  return st.with_context("saving rejects");
+  return pg_in_transaction(
+             conn_,
+             [&] {
+               return conn_.exec(redshift::insert_rejects(o_.schema, load.job_id, load.run_id,
+                                                          load.load_id, rejects, now()));
+             })
+      .with_context("saving rejects");
 }
 
 Status RedshiftDestination::execute(const std::string& sql) {
   if (load_) return Status::internal("execute(): a load is in progress");
-  FERRY_TRY(conn_.exec("BEGIN"));
-  Status st = conn_.exec(sql);
-  if (st) st = conn_.exec("COMMIT");
-  if (!st) static_cast<void>(conn_.exec("ROLLBACK"));
-  return st.with_context("executing SQL");
+  return pg_in_transaction(conn_, [&] { return conn_.exec(sql); }).with_context("executing SQL");
 }
 
 Result<std::vector<std::vector<std::optional<std::string>>>> RedshiftDestination::query(
     const std::string& sql) {
   if (load_) return Status::internal("query(): a load is in progress");
-  FERRY_ASSIGN(PgResult rows, conn_.query(sql));
-  std::vector<std::vector<std::optional<std::string>>> out;
-  auto& header = out.emplace_back();
-  for (int c = 0; c < rows.columns(); ++c)
-    header.emplace_back(rows.column_name(c));
-  for (int r = 0; r < rows.rows(); ++r) {
-    auto& row = out.emplace_back();
-    for (int c = 0; c < rows.columns(); ++c) {
-      if (rows.is_null(r, c)) {
-        row.emplace_back(std::nullopt);
-      } else {
-        row.emplace_back(std::string(rows.value(r, c)));
-      }
-    }
-  }
-  return out;
+  return pg_text_rows(conn_, sql);
 }
 
 Result<std::vector<TableSchema>> RedshiftDestination::tables() {
