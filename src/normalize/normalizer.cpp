@@ -60,8 +60,9 @@ struct Slot {
   int32_t column = kNone;
   Scope* object = nullptr;
   Table* child = nullptr;
-  bool json_always = false;  // listed in json_paths
-  bool json_nested = false;  // objects and arrays here are deeper than max_depth
+  bool json_always = false;     // listed in json_paths
+  bool json_nested = false;     // objects and arrays here are deeper than max_depth
+  Type declared = Type::kNull;  // a root field of NormalizerOptions::root_fields
 };
 
 struct Table {
@@ -222,6 +223,7 @@ class Normalizer::Impl {
   void flatten(Scope& scope, const Row& row, simdjson::dom::object object);
   void put(Slot& slot, const Row& row, element value);
   void put_json(Slot& slot, const Row& row, element value);
+  void put_declared(Slot& slot, const Row& row, std::string_view text);
   Status child_row(Table& table, uint64_t idx, element value, const RowId& parent_id,
                    const RowId& root_id, int64_t line);
   Status expand(size_t base, const RowId& parent_id, const RowId& root_id, int64_t line);
@@ -237,6 +239,8 @@ class Normalizer::Impl {
   std::deque<Slot> slots_;
   std::unordered_set<std::string> table_names_;
   std::unordered_set<std::string> json_paths_;
+  // root_fields: sanitised name -> (column index, type).
+  std::unordered_map<std::string, std::pair<int32_t, Type>> declared_;
   std::vector<std::string> pk_names_;
   std::vector<int> pk_columns_;
   size_t pk_resolved_at_ = SIZE_MAX;  // root column count when pk_columns_ was resolved
@@ -258,6 +262,13 @@ Normalizer::Impl::Impl(NormalizerOptions opts, Emit emit)
     pk_names_.push_back(fit_name(sanitize_path(k, kNestSeparator)));
   std::string root = opts_.root_table.empty() ? "root" : sanitize_name(opts_.root_table);
   Table& t = new_table(std::move(root), nullptr, "", 1);
+  for (const Field& f : opts_.root_fields) {
+    if (declared_.count(f.name)) continue;
+    const size_t column = add_column(t, f.name);
+    t.types.resize(column + 1, Type::kNull);
+    t.types[column] = f.type;
+    declared_.emplace(f.name, std::make_pair(static_cast<int32_t>(column), f.type));
+  }
   root_seed_ = pk_names_.empty() ? RowIdHash().add("load").add(opts_.load_id)
                                  : RowIdHash().add("pk").add(t.name);
 }
@@ -316,6 +327,14 @@ Slot& Normalizer::Impl::new_slot(Scope& scope, std::string key, std::string name
   s.scope = &scope;
   s.json_always = json_paths_.count(s.path) > 0;
   s.json_nested = opts_.max_depth > 0 && scope.level > opts_.max_depth;
+  if (!declared_.empty() && &scope == tables_.front().scope) {
+    auto it = declared_.find(s.name);
+    if (it != declared_.end()) {
+      s.column = it->second.first;
+      s.declared = it->second.second;
+      declared_.erase(it);  // a second key with the same name gets a column of its own
+    }
+  }
   return s;
 }
 
@@ -399,6 +418,11 @@ void Normalizer::Impl::put(Slot& slot, const Row& row, element value) {
   const element_type type = value.type();
   if (type == element_type::NULL_VALUE) return;
   if (slot.json_always) return put_json(slot, row, value);
+  if (slot.declared != Type::kNull) {
+    if (type == element_type::STRING)
+      return put_declared(slot, row, value.get_string().value_unsafe());
+    if (slot.declared == Type::kJson) return put_json(slot, row, value);
+  }
   switch (type) {
     case element_type::OBJECT:
       if (slot.json_nested) return put_json(slot, row, value);
@@ -427,6 +451,12 @@ void Normalizer::Impl::put_json(Slot& slot, const Row& row, element value) {
   json_buf_.clear();
   append_json_text(value, json_buf_);
   col.append_text(Type::kJson, json_buf_);
+}
+
+void Normalizer::Impl::put_declared(Slot& slot, const Row& row, std::string_view text) {
+  Column& col = column(slot, row.table);
+  if (col.size() != row.index) return;  // a repeated key: the first value wins
+  if (!append_as(col, slot.declared, text)) col.append_text(Type::kText, text);
 }
 
 Status Normalizer::Impl::expand(size_t base, const RowId& parent_id, const RowId& root_id,

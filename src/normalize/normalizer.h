@@ -77,6 +77,7 @@
 
 #include "core/batch.h"
 #include "core/status.h"
+#include "core/types.h"
 
 namespace ferry {
 
@@ -89,6 +90,15 @@ struct NormalizerOptions {
   // Root column names ("id", "customer__id"; "customer.id" works too); when set, the root
   // row id derives from them.
   std::vector<std::string> primary_key;
+  // Root columns whose types are declared, not inferred (a database source's catalog types,
+  // SourceSink::declare_fields). Each is a column of the root table from the first row on,
+  // in this order after _ferry_id, declared with its type even while all its values are null.
+  // A record's key matches a field when sanitize_name(key) equals the field's name. A string
+  // value there is the column's text, converted with append_as (core/infer.h): "12.50" in a
+  // kDecimal field is that exact decimal, "2024-01-02" in a kText field stays text; a text
+  // the type cannot hold ('infinity' in a kDate field) is kept as kText. An object or array
+  // in a kJson field is kept as JSON; other values are handled as in any other field.
+  std::vector<Field> root_fields;
   std::string load_id;
   size_t batch_rows = 8192;  // at least 1
 };

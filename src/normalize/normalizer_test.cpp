@@ -361,6 +361,40 @@ TEST(Normalizer, JsonPathsKeepValuesAsOneJsonColumn) {
   EXPECT_EQ(run.column("orders__items", "tags"), (Strings{R"(["x"])", "<null>"}));
 }
 
+// root_fields (a database source's catalog types): the declared columns exist from the first
+// batch in their order, typed even while null, their string values converted, not inferred.
+TEST(Normalizer, RootFieldsAreDeclaredNotInferred) {
+  NormalizerOptions o = orders_options();
+  o.root_fields = {{"id", Type::kInt, true},    {"amount", Type::kDecimal, true},
+                   {"note", Type::kText, true}, {"day", Type::kDate, true},
+                   {"raw", Type::kJson, true},  {"never", Type::kTimestamp, true}};
+  Harness run(o);
+  run.load(R"({"Id":"1","amount":"12.50","note":"2024-01-02","day":"infinity","raw":"{\"a\": 1}",)"
+           R"("payload":{"n":"x"}})"
+           "\n"
+           R"({"Id":"2","amount":null,"note":"7","day":"2024-01-02","raw":{"b":[1]},"note2":7})");
+  const Batch* b = run.last("orders");
+  ASSERT_NE(b, nullptr);
+  Strings names;
+  for (const Column& c : b->columns())
+    names.push_back(c.name());
+  EXPECT_EQ(names, (Strings{"_ferry_id", "id", "amount", "note", "day", "raw", "never",
+                            "payload__n", "note2"}));
+  EXPECT_EQ(run.column("orders", "amount"), (Strings{"12.50", "<null>"}));
+  EXPECT_EQ(run.column("orders", "note"), (Strings{"2024-01-02", "7"}));
+  EXPECT_EQ(run.column("orders", "day"), (Strings{"infinity", "2024-01-02"}));
+  EXPECT_EQ(run.column("orders", "raw"), (Strings{R"({"a": 1})", R"({"b":[1]})"}));
+  EXPECT_EQ(b->column(1).type(), Type::kInt);
+  EXPECT_EQ(b->column(2).type(), Type::kDecimal);
+  EXPECT_EQ(b->column(3).type(), Type::kText);
+  EXPECT_EQ(b->column(4).type(), Type::kText);  // 'infinity' is no date: widened to text
+  EXPECT_EQ(b->column(5).type(), Type::kJson);
+  EXPECT_EQ(b->column(6).type(), Type::kTimestamp);  // declared, though every value is null
+  EXPECT_EQ(b->column(8).type(), Type::kInt);        // not declared: inferred
+  EXPECT_EQ(b->column(3)[0].type, Type::kText);
+  EXPECT_EQ(b->column(4)[1].type, Type::kDate);
+}
+
 std::map<std::string, Strings> ids_of(const Harness& run) {
   std::map<std::string, Strings> ids;
   for (const char* t : {"orders", "orders__items", "orders__items__tags"}) {

@@ -91,6 +91,12 @@ class PipelineSink final : public SourceSink {
     return s;
   }
 
+  Status declare_fields(std::vector<Field> fields) override {
+    if (normalizer_) return Status::invalid("declare_fields after records were pushed");
+    root_fields_ = std::move(fields);
+    return Status::success();
+  }
+
   void ensure_normalizer() {
     if (!normalizer_) {
       NormalizerOptions o;
@@ -98,6 +104,7 @@ class PipelineSink final : public SourceSink {
       o.max_depth = spec_.max_depth;
       o.json_paths = spec_.json_paths;
       o.primary_key = spec_.primary_key;
+      o.root_fields = root_fields_;
       o.load_id = req_.load_id;
       normalizer_ = std::make_unique<Normalizer>(o, [this](Batch& b) { return deliver(b); });
     }
@@ -227,6 +234,7 @@ class PipelineSink final : public SourceSink {
   LoadStats stats_;
   std::vector<Reject> rejects_;
   std::unique_ptr<Normalizer> normalizer_;
+  std::vector<Field> root_fields_;  // declare_fields(), for the normaliser
   JsonReader json_reader_;
   WatermarkTracker watermark_;
   std::vector<std::pair<std::string, std::string>> constants_;

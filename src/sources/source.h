@@ -67,6 +67,11 @@ class SourceSink {
   // cursor), so they are not parsed twice: an array's elements, one record for any other
   // value, none for null. origin.line is the first record's number. Same handling as json().
   virtual Status records(simdjson::dom::element records, const Origin& origin) = 0;
+  // Declares root columns of the records pushed from now on through json() and records()
+  // whose types are known (a database's catalog types): they are not inferred, a string value
+  // in one is that column's text, converted to its type (NormalizerOptions::root_fields).
+  // kInvalid once records have been pushed.
+  virtual Status declare_fields(std::vector<Field> fields) = 0;
   // A record that cannot be loaded. Returns Code::kRejected when the job's max_rejects is
   // exceeded; the source must then stop and return that status.
   virtual Status reject(Reject reject) = 0;

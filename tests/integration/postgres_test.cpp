@@ -329,5 +329,121 @@ INSERT INTO ev VALUES (1, 'a', '2026-01-01 10:00:00+00'), (2, 'b', '2026-01-01 1
   }
 }
 
+// normalize: [payload, doc]: jsonb (and text holding JSON) columns normalised like API
+// documents, into SQLite and into PostgreSQL: the object's fields are columns of the row, its
+// arrays child tables linked by _ferry_root_id, the other columns keep their catalog types; a
+// merge re-run replaces a row's children; a value that is no JSON object is a reject naming
+// the column; a NULL adds nothing; an unknown column fails the job before anything loads.
+TEST(PostgresSource, NormalizeLoadsJsonbColumnsAsColumnsAndChildTables) {
+  PgServer* server = PgServer::shared();
+  ASSERT_NE(server, nullptr) << PgServer::shared_error();
+  std::string src = server->create_database("src");
+  std::string dst = server->create_database("dst");
+  ASSERT_EQ(PgServer::exec(src, R"(CREATE TABLE orders (id bigint PRIMARY KEY,
+  amount numeric(12,2), payload jsonb, doc text, at timestamptz);
+INSERT INTO orders VALUES
+  (1, 1234567890.10,
+   '{"customer":{"name":"A"},"items":[{"sku":"x","qty":1},{"sku":"y","qty":2}]}',
+   '{"k": "v"}', '2026-01-01 10:00:00+02'),
+  (2, 0.05, NULL, NULL, NULL),
+  (3, 1.00, '[1, 2]', NULL, NULL),
+  (4, 2.00, '{"customer":{"name":"D"}}', 'not json', NULL);)"),
+            "");
+  TempDir dir;
+  std::string job = R"(    source: {connection: pg, table: orders, normalize: [payload, doc]}
+    max_rejects: 10
+    incremental: {cursor_field: at}
+)";
+  dir.write("ferry.yml",
+            "project: pgnorm\nwarehouse: wh\nconnections:\n"
+            "  wh: {type: sqlite, path: wh.db}\n"
+            "  pg: {type: postgres, url: \"" +
+                src + "\"}\n  pgwh: {type: postgres, url: \"" + dst +
+                "\", schema: ods}\njobs:\n"
+                "  - id: to_sqlite\n" +
+                job +
+                "    target: {table: orders, mode: merge, primary_key: [id]}\n"
+                "  - id: to_pg\n" +
+                job +
+                "    target: {connection: pgwh, table: orders, mode: merge, "
+                "primary_key: [id]}\n"
+                "  - id: unknown\n"
+                "    source: {connection: pg, table: orders, normalize: [paylod]}\n"
+                "    target: {table: unknown_orders}\n");
+  ProcessResult r = run_ferry(dir.str(), {"run", "to_sqlite", "to_pg"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  using Rows = std::vector<std::vector<std::string>>;
+  // SQLite: the parent rows with their typed columns and payload's fields; no payload column.
+  EXPECT_EQ(query(dir.str(),
+                  "SELECT id, amount, typeof(amount), payload__customer__name, doc__k, at "
+                  "FROM orders ORDER BY id"),
+            (Rows{{"1", "1234567890.1", "real", "A", "v", "2026-01-01T08:00:00Z"},
+                  {"2", "0.05", "real", "NULL", "NULL", "NULL"}}));
+  EXPECT_EQ(query_value(dir.str(),
+                        "SELECT count(*) FROM pragma_table_info('orders') WHERE "
+                        "name IN ('payload', 'doc')"),
+            "0");
+  const std::string children =
+      "SELECT i.sku, i.qty FROM orders__payload__items i JOIN orders o ON i._ferry_root_id = "
+      "o._ferry_id AND i._ferry_parent_id = o._ferry_id WHERE o.id = 1 ORDER BY i._ferry_idx";
+  EXPECT_EQ(query(dir.str(), children), (Rows{{"x", "1"}, {"y", "2"}}));
+  EXPECT_EQ(query_value(dir.str(), "SELECT count(*) FROM orders__payload__items"), "2");
+  EXPECT_EQ(query(dir.str(),
+                  "SELECT line, iif(line = 4, substr(reason, 1, 26), reason) FROM "
+                  "_ferry_rejects WHERE job_id = 'to_sqlite' ORDER BY line"),
+            (Rows{{"3", "column payload: an array, not a JSON object (normalize:)"},
+                  {"4", "column doc: not valid JSON"}}));
+
+  // PostgreSQL: the catalog types kept, the amount exact, the same children.
+  EXPECT_EQ(PgServer::query_value(dst,
+                                  "SELECT string_agg(column_name || ' ' || data_type, ', ' "
+                                  "ORDER BY ordinal_position) FROM information_schema.columns "
+                                  "WHERE table_schema = 'ods' AND table_name = 'orders'"),
+            "_ferry_id bigint, id bigint, amount numeric, at timestamp with time zone, "
+            "payload__customer__name text, doc__k text, _ferry_load_id text");
+  EXPECT_EQ(PgServer::query_value(dst,
+                                  "SELECT string_agg(id || ':' || amount || ':' || "
+                                  "coalesce(payload__customer__name, '-'), ',' ORDER BY "
+                                  "id) FROM ods.orders"),
+            "1:1234567890.10:A,2:0.05:-");
+  EXPECT_EQ(PgServer::query_value(
+                dst,
+                "SELECT string_agg(i.sku || '=' || i.qty, ',' ORDER BY i._ferry_idx) FROM "
+                "ods.orders__payload__items i JOIN ods.orders o ON i._ferry_root_id = "
+                "o._ferry_id WHERE o.id = 1"),
+            "x=1,y=2");
+  EXPECT_EQ(PgServer::query_value(dst, "SELECT count(*) FROM ods._ferry_rejects"), "2");
+
+  // A merge re-run with one item removed: the row's children are replaced.
+  ASSERT_EQ(PgServer::exec(src, "UPDATE orders SET payload = payload #- '{items,1}' WHERE id = 1"),
+            "");
+  ProcessResult again = run_ferry(dir.str(), {"run", "to_sqlite", "to_pg"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(query(dir.str(), children), (Rows{{"x", "1"}}));
+  EXPECT_EQ(query_value(dir.str(), "SELECT count(*) FROM orders__payload__items"), "1");
+  EXPECT_EQ(query_value(dir.str(), "SELECT count(*) FROM orders"), "2");
+  EXPECT_EQ(PgServer::query_value(dst,
+                                  "SELECT string_agg(sku, ',') FROM "
+                                  "ods.orders__payload__items"),
+            "x");
+  EXPECT_EQ(PgServer::query_value(dst, "SELECT count(*) FROM ods.orders"), "2");
+  EXPECT_EQ(query_value(dir.str(),
+                        "SELECT json_extract(state, '$.watermark') FROM _ferry_state "
+                        "WHERE job_id = 'to_sqlite'"),
+            "2026-01-01T08:00:00Z");
+
+  // An unknown column fails the job, naming the option and the column; nothing is loaded.
+  ProcessResult bad = run_ferry(dir.str(), {"run", "unknown"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE((bad.out + bad.err).find("normalize: paylod is not a column of table orders"),
+            std::string::npos)
+      << bad.out << bad.err;
+  EXPECT_EQ(query_value(dir.str(),
+                        "SELECT count(*) FROM sqlite_master WHERE name LIKE "
+                        "'unknown_orders%'"),
+            "0");
+}
+
 }  // namespace
 }  // namespace ferry::testing

@@ -12,12 +12,88 @@ namespace {
 
 constexpr size_t kBatchRows = 8192;
 
+// With normalize:, a JSON Lines chunk for the normaliser holds at most kBatchRows rows and
+// is handed over once it reaches about this many bytes.
+constexpr size_t kChunkBytes = 8 << 20;
+
 // A column of the source's result as ferry reads it.
 struct SourceColumn {
-  std::string name;  // as PostgreSQL names it
-  std::string expr;  // what the COPY selects for it
+  std::string name;     // as PostgreSQL names it
+  std::string expr;     // what the COPY selects for it
+  std::string typname;  // pg_type.typname
   Type type = Type::kText;
+  bool normalize = false;  // listed in `normalize:`
 };
+
+// The PostgreSQL types whose values `normalize:` accepts: JSON, or text that should be.
+bool normalizable(std::string_view typname) {
+  return typname == "json" || typname == "jsonb" || typname == "text" || typname == "varchar" ||
+         typname == "bpchar";
+}
+
+// Appends `s` as a JSON string (quoted; '"', '\\' and control characters escaped).
+void append_json_string(std::string_view s, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;  // start of the pending run of characters that need no escape
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.append("\\u00");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+const char* json_kind(simdjson::dom::element v) {
+  switch (v.type()) {
+    case simdjson::dom::element_type::ARRAY:
+      return "an array";
+    case simdjson::dom::element_type::OBJECT:
+      return "an object";
+    case simdjson::dom::element_type::STRING:
+      return "a string";
+    case simdjson::dom::element_type::BOOL:
+      return "a boolean";
+    case simdjson::dom::element_type::NULL_VALUE:
+      return "null";
+    default:
+      return "a number";
+  }
+}
+
+// Splits one COPY text row (without its newline) into fields: on_field(index, value, null),
+// the value unescaped (valid during the call only). Returns the number of fields.
+template <typename OnField>
+size_t split_copy_row(std::string_view line, std::string& scratch, OnField&& on_field) {
+  size_t col = 0;
+  size_t start = 0;
+  for (;;) {
+    size_t tab = line.find('\t', start);
+    std::string_view v =
+        line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
+    if (v == "\\N") {
+      on_field(col, std::string_view(), true);
+    } else if (v.find('\\') == std::string_view::npos) {
+      on_field(col, v, false);
+    } else {
+      pg_copy_unescape(v, scratch);
+      on_field(col, std::string_view(scratch), false);
+    }
+    ++col;
+    if (tab == std::string_view::npos) return col;
+    start = tab + 1;
+  }
+}
 
 // ferry's type for a PostgreSQL type (pg_type.typname, typcategory); see the header.
 Type type_of(std::string_view typname, std::string_view category) {
@@ -102,6 +178,19 @@ class PostgresSource final : public Source {
     } else {
       return Status::invalid("postgres source: null_cursor must be include or error, not '{}'", nc);
     }
+    normalize_.clear();
+    if (ctx.options.contains("normalize") && !ctx.options["normalize"].is_null()) {
+      const nlohmann::json& list = ctx.options["normalize"];
+      if (!list.is_array())
+        return Status::invalid("postgres source: normalize must be a list of column names (job {})",
+                               ctx.job_id);
+      for (const nlohmann::json& name : list) {
+        if (!name.is_string() || name.get<std::string>().empty())
+          return Status::invalid("postgres source: normalize: {} is not a column name (job {})",
+                                 name.dump(), ctx.job_id);
+        normalize_.push_back(name.get<std::string>());
+      }
+    }
     FERRY_ASSIGN(PgConnectOptions options, pg_connect_options(ctx.connection));
     FERRY_ASSIGN(conn_, PgConn::connect(options));
     return Status::success();
@@ -111,8 +200,9 @@ class PostgresSource final : public Source {
     FERRY_ASSIGN(std::vector<SourceColumn> cols, describe());
     StreamInfo info;
     info.name = what();
+    // A normalised column's columns and child tables are known only from its values.
     for (const SourceColumn& c : cols)
-      info.fields.push_back(Field{sanitize_name(c.name), c.type, true});
+      if (!c.normalize) info.fields.push_back(Field{sanitize_name(c.name), c.type, true});
     return std::vector<StreamInfo>{info};
   }
 
@@ -154,12 +244,39 @@ class PostgresSource final : public Source {
         category = types.value(r, 2);
       }
       col.type = type_of(typname, category);
+      col.typname = typname;
       std::string q = "_ferry_q." + quote_ident(col.name);
       // Arrays are read as JSON; everything else in PostgreSQL's own text form.
       col.expr = category == "A" ? "to_json(" + q + ")" : q;
       cols.push_back(std::move(col));
     }
+    FERRY_TRY(mark_normalized(cols));
     return cols;
+  }
+
+  // Marks the columns listed in `normalize:`; an unknown or non-JSON column is kInvalid.
+  Status mark_normalized(std::vector<SourceColumn>& cols) const {
+    for (const std::string& name : normalize_) {
+      SourceColumn* found = nullptr;
+      for (SourceColumn& c : cols)
+        if (c.name == name) found = &c;
+      for (SourceColumn& c : cols)
+        if (!found && sanitize_name(c.name) == name) found = &c;
+      if (!found) {
+        std::string names;
+        for (const SourceColumn& c : cols)
+          names += (names.empty() ? "" : ", ") + c.name;
+        return Status::invalid(
+            "postgres source: normalize: {} is not a column of {} (its columns: {})", name, what(),
+            names);
+      }
+      if (!normalizable(found->typname))
+        return Status::invalid(
+            "postgres source: normalize: column {} of {} is {}, not json, jsonb or text", name,
+            what(), found->typname);
+      found->normalize = true;
+    }
+    return Status::success();
   }
 
   Status read_rows(SourceSink& sink) {
@@ -171,6 +288,9 @@ class PostgresSource final : public Source {
     if (!cursor_.empty() && cursor < 0)
       return Status::invalid("postgres source: incremental.cursor_field {} is not a column of {}",
                              cursor_, what());
+    if (cursor >= 0 && cols[static_cast<size_t>(cursor)].normalize)
+      return Status::invalid("postgres source: incremental.cursor_field {} is a normalize: column",
+                             cursor_);
 
     std::string select;
     for (const SourceColumn& c : cols)
@@ -182,14 +302,46 @@ class PostgresSource final : public Source {
       // Rows with a NULL cursor are read too: included, or seen to fail the run (error).
       sql += fmt::format(" WHERE {} >= {} OR {} IS NULL", q, quote_literal(ctx_.watermark), q);
     }
+    const bool documents = !normalize_.empty();
+    if (documents) {
+      std::vector<Field> typed;
+      for (const SourceColumn& c : cols)
+        if (!c.normalize) typed.push_back(Field{sanitize_name(c.name), c.type, true});
+      FERRY_TRY(sink.declare_fields(std::move(typed)));
+    }
     Status st = conn_.copy_out_begin("COPY (" + sql + ") TO STDOUT");
     if (!st) return st.with_context("postgres source, " + what());
+    return documents ? copy_documents(sink, cols, cursor) : copy_rows(sink, cols, cursor);
+  }
 
+  // The next COPY row without its newline; nullopt at the end.
+  Result<std::optional<std::string_view>> next_row() {
+    auto row = conn_.copy_get();
+    if (!row.ok()) return row.status().with_context("postgres source, " + what());
+    if (!row->has_value()) return std::optional<std::string_view>();
+    std::string_view line = **row;
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    return std::optional<std::string_view>(line);
+  }
+
+  Status check_row(size_t fields, size_t columns, bool null_cursor) const {
+    if (fields != columns && columns > 0)
+      return Status::io("postgres source, {}: a row has {} fields for {} columns", what(), fields,
+                        columns);
+    if (null_cursor && null_cursor_ == NullCursor::kError)
+      return Status::invalid(
+          "postgres source, {}: a row has a NULL {} (incremental.cursor_field; null_cursor: "
+          "error)",
+          what(), cursor_);
+    return Status::success();
+  }
+
+  // Rows as typed batches (SourceSink::rows).
+  Status copy_rows(SourceSink& sink, const std::vector<SourceColumn>& cols, int cursor) {
     Batch batch;
     batch.set_origin_source(conn_.name() + " " + what());
     for (const SourceColumn& c : cols)
       batch.column_index(sanitize_name(c.name));
-    int64_t null_cursors = 0;
     std::string field;
     auto push = [&]() -> Status {
       if (batch.num_rows() == 0) return Status::success();
@@ -200,43 +352,102 @@ class PostgresSource final : public Source {
       return Status::success();
     };
     for (;;) {
-      auto row = conn_.copy_get();
-      if (!row.ok()) return row.status().with_context("postgres source, " + what());
-      if (!row->has_value()) break;
-      std::string_view line = **row;
-      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-      size_t col = 0;
-      size_t start = 0;
-      for (;;) {
-        size_t tab = line.find('\t', start);
-        std::string_view v = line.substr(
-            start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
-        if (col < cols.size()) {
-          Column& out = batch.column(col);
-          if (v == "\\N") {
-            out.append_null();
-            if (static_cast<int>(col) == cursor) ++null_cursors;
-          } else if (v.find('\\') == std::string_view::npos) {
-            append_field(out, cols[col].type, v);
-          } else {
-            pg_copy_unescape(v, field);
-            append_field(out, cols[col].type, field);
-          }
+      FERRY_ASSIGN(std::optional<std::string_view> line, next_row());
+      if (!line) break;
+      bool null_cursor = false;
+      size_t n = split_copy_row(*line, field, [&](size_t col, std::string_view v, bool null) {
+        if (col >= cols.size()) return;
+        Column& out = batch.column(col);
+        if (null) {
+          out.append_null();
+          if (static_cast<int>(col) == cursor) null_cursor = true;
+        } else {
+          append_field(out, cols[col].type, v);
         }
-        ++col;
-        if (tab == std::string_view::npos) break;
-        start = tab + 1;
-      }
-      if (col != cols.size() && !cols.empty())
-        return Status::io("postgres source, {}: a row has {} fields for {} columns", what(), col,
-                          cols.size());
+      });
+      FERRY_TRY(check_row(n, cols.size(), null_cursor));
       batch.end_row();
-      if (null_cursors > 0 && null_cursor_ == NullCursor::kError)
-        return Status::invalid(
-            "postgres source, {}: a row has a NULL {} (incremental.cursor_field; null_cursor: "
-            "error)",
-            what(), cursor_);
       if (batch.num_rows() >= kBatchRows) {
+        if (sink.cancelled()) return Status(Code::kCancelled, "cancelled");
+        FERRY_TRY(push());
+      }
+    }
+    return push();
+  }
+
+  // Rows as JSON documents for the normaliser (SourceSink::json, JSON Lines): each row is one
+  // object keyed by the column names, a normalised column's value nested as it is and every
+  // other column as its PostgreSQL text in a JSON string, which the normaliser converts to
+  // the declared catalog type (SourceSink::declare_fields). A row whose normalised value is
+  // not a JSON object is rejected; its line stays empty, so line numbers are row numbers.
+  Status copy_documents(SourceSink& sink, const std::vector<SourceColumn>& cols, int cursor) {
+    Origin origin;
+    origin.source = conn_.name() + " " + what();
+    origin.line = 1;
+    std::string chunk;  // JSON Lines
+    size_t chunk_rows = 0;
+    int64_t row_number = 0;
+    std::string field, reason;
+    simdjson::dom::parser parser;
+    auto push = [&]() -> Status {
+      if (chunk_rows == 0) return Status::success();
+      FERRY_TRY(sink.json(chunk, JsonLayout::kLines, "", origin));
+      chunk.clear();
+      chunk_rows = 0;
+      origin.line = row_number + 1;
+      return Status::success();
+    };
+    for (;;) {
+      FERRY_ASSIGN(std::optional<std::string_view> line, next_row());
+      if (!line) break;
+      ++row_number;
+      ++chunk_rows;
+      const size_t row_start = chunk.size();
+      bool null_cursor = false;
+      reason.clear();
+      chunk.push_back('{');
+      size_t n = split_copy_row(*line, field, [&](size_t col, std::string_view v, bool null) {
+        if (col >= cols.size()) return;
+        const SourceColumn& c = cols[col];
+        if (col > 0) chunk.push_back(',');
+        append_json_string(c.name, chunk);
+        chunk.push_back(':');
+        if (null) {
+          chunk.append("null");  // a null normalised value adds no columns and no rows
+          if (static_cast<int>(col) == cursor) null_cursor = true;
+          return;
+        }
+        if (!c.normalize) return append_json_string(v, chunk);
+        simdjson::dom::element value;
+        if (auto err = parser.parse(v.data(), v.size()).get(value); err) {
+          if (reason.empty())
+            reason =
+                fmt::format("column {}: not valid JSON ({})", c.name, simdjson::error_message(err));
+          return append_json_string(v, chunk);
+        }
+        if (value.type() != simdjson::dom::element_type::OBJECT) {
+          if (reason.empty())
+            reason = fmt::format("column {}: {}, not a JSON object (normalize:)", c.name,
+                                 json_kind(value));
+          return append_json_string(v, chunk);
+        }
+        // Valid JSON holds a line break only as whitespace: a space keeps one row one line.
+        const size_t at = chunk.size();
+        chunk.append(v);
+        for (size_t i = at; i < chunk.size(); ++i)
+          if (chunk[i] == '\n' || chunk[i] == '\r') chunk[i] = ' ';
+      });
+      FERRY_TRY(check_row(n, cols.size(), null_cursor));
+      chunk.push_back('}');
+      if (!reason.empty()) {
+        Reject r{Origin{origin.source, row_number, -1}, reason, chunk.substr(row_start)};
+        chunk.resize(row_start);
+        chunk.push_back('\n');
+        FERRY_TRY(sink.reject(std::move(r)));
+        continue;
+      }
+      chunk.push_back('\n');
+      if (chunk_rows >= kBatchRows || chunk.size() >= kChunkBytes) {
         if (sink.cancelled()) return Status(Code::kCancelled, "cancelled");
         FERRY_TRY(push());
       }
@@ -247,6 +458,7 @@ class PostgresSource final : public Source {
   SourceContext ctx_;
   PgConn conn_;
   std::string table_, query_, cursor_;
+  std::vector<std::string> normalize_;  // `normalize:` as written
   NullCursor null_cursor_ = NullCursor::kInclude;
 };
 
@@ -267,6 +479,11 @@ SourceDescriptor postgres_source_descriptor() {
       {"null_cursor", OptionType::kString, "include",
        "Rows whose cursor is NULL: include (read on every run) or error (fail the run).", false,
        false},
+      {"normalize", OptionType::kList, "",
+       "json, jsonb (or text) columns normalised like API documents instead of loaded as one "
+       "json column: an object's fields become columns `<col>__<field>`, its arrays child "
+       "tables `<table>__<col>__<field>`; a value that is not a JSON object is a reject.",
+       false, false},
   };
   d.create = [] { return std::make_unique<PostgresSource>(); };
   return d;

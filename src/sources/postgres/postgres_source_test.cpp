@@ -39,13 +39,34 @@ class CollectingSink final : public SourceSink {
     }
     return Status::success();
   }
-  Status json(std::string_view, JsonLayout, std::string_view, const Origin&) override {
-    return Status::internal("unexpected json");
+  // JSON Lines chunks (normalize:) are kept, one string per line, with each chunk's first
+  // line number; without normalize: a source pushes none.
+  Status json(std::string_view bytes, JsonLayout layout, std::string_view pointer,
+              const Origin& origin) override {
+    if (fields.empty()) return Status::internal("unexpected json");
+    if (layout != JsonLayout::kLines || !pointer.empty()) return Status::internal("not lines");
+    chunk_lines.push_back(origin.line);
+    size_t start = 0;
+    while (start < bytes.size()) {
+      size_t end = bytes.find('\n', start);
+      if (end == std::string_view::npos) return Status::internal("a chunk ends mid-line");
+      lines.emplace_back(bytes.substr(start, end - start));
+      start = end + 1;
+    }
+    return Status::success();
   }
   Status records(simdjson::dom::element, const Origin&) override {
     return Status::internal("unexpected parsed JSON");
   }
-  Status reject(Reject) override { return Status::internal("unexpected reject"); }
+  Status declare_fields(std::vector<Field> declared) override {
+    fields = std::move(declared);
+    return Status::success();
+  }
+  Status reject(Reject r) override {
+    if (fields.empty()) return Status::internal("unexpected reject");
+    rejects.push_back(std::move(r));
+    return Status::success();
+  }
   Status set_constant(const std::string&, std::optional<std::string>) override {
     return Status::success();
   }
@@ -59,6 +80,10 @@ class CollectingSink final : public SourceSink {
   std::vector<Type> cell_types;
   size_t batches = 0;
   size_t max_rows = 0;
+  std::vector<Field> fields;  // declare_fields()
+  std::vector<std::string> lines;
+  std::vector<int64_t> chunk_lines;
+  std::vector<Reject> rejects;
 };
 
 class PostgresSourceTest : public ::testing::Test {
@@ -223,6 +248,77 @@ TEST_F(PostgresSourceTest, DiscoverListsColumnsWithTheirTypes) {
   EXPECT_EQ(f[0].type, Type::kInt);
   EXPECT_EQ(f[1].type, Type::kTimestamp);
   EXPECT_EQ(f[2].type, Type::kJson);
+}
+
+// normalize: rows become JSON documents: the other columns as their PostgreSQL text with
+// their catalog types declared, the normalised column's object nested; rows whose value is
+// not a JSON object are rejects naming the column, and their lines stay empty.
+TEST_F(PostgresSourceTest, NormalizeTurnsRowsIntoDocumentsWithDeclaredTypes) {
+  sql(R"(CREATE TABLE o ("Id" bigint PRIMARY KEY, amount numeric(12,2), payload jsonb, note text,
+  raw json);
+INSERT INTO o VALUES
+  (1, 12.50, '{"customer": {"name": "A\"b"}, "items": [{"sku": "x", "qty": 1}]}', E'a\tb', '{"x":
+ 1}'),
+  (2, NULL, NULL, NULL, NULL),
+  (3, 1.00, '[1, 2]', 'n', '{}'),
+  (4, 2.00, '"s"', 'n', '{}');)");
+  CollectingSink sink;
+  Status st =
+      read({{"query", "SELECT * FROM o ORDER BY 1"}, {"normalize", {"payload", "raw"}}}, sink);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_TRUE(sink.rows_.empty());
+  ASSERT_EQ(sink.fields.size(), 3u);
+  EXPECT_EQ(sink.fields[0].name, "id");
+  EXPECT_EQ(sink.fields[0].type, Type::kInt);
+  EXPECT_EQ(sink.fields[1].name, "amount");
+  EXPECT_EQ(sink.fields[1].type, Type::kDecimal);
+  EXPECT_EQ(sink.fields[2].name, "note");
+  EXPECT_EQ(sink.chunk_lines, (std::vector<int64_t>{1}));
+  EXPECT_EQ(sink.lines,
+            (std::vector<std::string>{
+                R"({"Id":"1","amount":"12.50","payload":{"items": [{"qty": 1, "sku": "x"}], )"
+                R"("customer": {"name": "A\"b"}},"note":"a\u0009b","raw":{"x":  1}})",
+                R"({"Id":"2","amount":null,"payload":null,"note":null,"raw":null})", "", ""}));
+  ASSERT_EQ(sink.rejects.size(), 2u);
+  EXPECT_EQ(sink.rejects[0].origin.line, 3);
+  EXPECT_THAT(sink.rejects[0].reason, HasSubstr("column payload: an array, not a JSON object"));
+  EXPECT_THAT(sink.rejects[0].raw, HasSubstr(R"("payload":"[1, 2]")"));
+  EXPECT_THAT(sink.rejects[1].reason, HasSubstr("column payload: a string"));
+
+  sql("CREATE TABLE bad (id int, doc text); INSERT INTO bad VALUES (1, 'not json')");
+  CollectingSink text;
+  ASSERT_TRUE(read({{"table", "bad"}, {"normalize", {"doc"}}}, text).is_ok());
+  ASSERT_EQ(text.rejects.size(), 1u);
+  EXPECT_THAT(text.rejects[0].reason, HasSubstr("column doc: not valid JSON"));
+}
+
+TEST_F(PostgresSourceTest, NormalizeNamesAnUnknownOrNonJsonColumn) {
+  sql("CREATE TABLE t (id int, payload jsonb)");
+  CollectingSink sink;
+  Status st = read({{"table", "t"}, {"normalize", {"paylod"}}}, sink);
+  EXPECT_EQ(st.code(), Code::kInvalid);
+  EXPECT_THAT(st.message(), HasSubstr("normalize: paylod is not a column of table t"));
+  EXPECT_THAT(st.message(), HasSubstr("id, payload"));
+  st = read({{"table", "t"}, {"normalize", {"id"}}}, sink);
+  EXPECT_EQ(st.code(), Code::kInvalid);
+  EXPECT_THAT(st.message(), HasSubstr("normalize: column id of table t is int4"));
+  st = read({{"table", "t"}, {"normalize", "payload"}}, sink);
+  EXPECT_EQ(st.code(), Code::kInvalid);
+  EXPECT_THAT(st.message(), HasSubstr("normalize must be a list"));
+  EXPECT_TRUE(sink.lines.empty());
+  EXPECT_TRUE(sink.rows_.empty());
+
+  auto src = postgres_source_descriptor().create();
+  SourceContext ctx;
+  ctx.connection = {{"url", url_}};
+  ctx.options = {{"table", "t"}, {"normalize", {"nope"}}};
+  ASSERT_TRUE(src->open(ctx).is_ok());
+  EXPECT_THAT(src->discover().status().message(), HasSubstr("nope"));
+  ctx.options = {{"table", "t"}, {"normalize", {"payload"}}};
+  ASSERT_TRUE(src->open(ctx).is_ok());
+  auto streams = src->discover();
+  ASSERT_TRUE(streams.ok());
+  ASSERT_EQ((*streams)[0].fields.size(), 1u);  // payload's columns are known only from values
 }
 
 }  // namespace
