@@ -35,13 +35,16 @@
 //       merge    on the root table INSERT ... ON CONFLICT (primary key) DO UPDATE, the last
 //                delivered row of a key winning; a unique index _ferry_pk_<table> is created
 //                when the table has none on exactly those columns (after the rows, when the
-//                commit creates the table, which then needs no ON CONFLICT); the child tables
+//                commit creates the table, which then needs no ON CONFLICT and no
+//                deduplication unless that index finds a key twice); the child tables
 //                (`<root>__...` with _ferry_root_id) lose the rows of every root re-delivered,
 //                so a re-delivered record replaces its children;
 //       replace  each table's new version (written by the load) is swapped in with
 //                DROP + RENAME; known child tables of the root without rows are emptied. A
 //                reader sees the old table or the new one, never an empty or half one.
-//     then the rejects, and _ferry_state[job].
+//     then the rejects, and _ferry_state[job]. The transaction sets work_mem to 64 MB (a
+//     merge's deduplicating sort of ~300k staged rows of ~130 bytes stays in memory) and jit
+//     off.
 //   - A load id found in _ferry_loads is a no-op: begin() or commit() return kCancelled
 //     "already committed".
 //

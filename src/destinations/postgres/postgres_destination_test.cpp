@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -256,6 +257,28 @@ TEST_F(PostgresDestinationTest, MergeUpsertsOnThePrimaryKey) {
   for (const char* id : {"L3", "L4"})
     load(merge(id), {make_batch("c", {"id", "name"}, {{"1", "a"}, {"2", "B"}, {"3", "C"}})});
   EXPECT_EQ(q("SELECT count(*), count(DISTINCT id) FROM c"), (Rows{{"3", "3"}}));
+}
+
+// The first merge into a new table inserts the rows without deduplicating them and lets the
+// key's index prove them unique; a key delivered twice falls back to the deduplicating insert.
+TEST_F(PostgresDestinationTest, FirstMergeIntoANewTableKeepsTheLastRowOfARepeatedKey) {
+  auto merge = [](const std::string& id, const std::string& table) {
+    return spec(id, table, WriteMode::kMerge, {"id"});
+  };
+  load(merge("L1", "n"), {make_batch("n", {"id", "name"}, {{"1", "a"}, {"2", "b"}}),
+                          make_batch("n", {"id", "name"}, {{"2", "B"}, {"3", "c"}})});
+  EXPECT_EQ(q("SELECT id, name, _ferry_load_id FROM n ORDER BY id"),
+            (Rows{{"1", "a", "L1"}, {"2", "B", "L1"}, {"3", "c", "L1"}}));
+  load(merge("M1", "u"), {make_batch("u", {"id", "name"}, {{"1", "a"}, {"2", "b"}})});
+  EXPECT_EQ(q("SELECT count(*) FROM u"), (Rows{{"2"}}));
+  for (const char* table : {"n", "u"}) {
+    auto tables = dst_->tables();
+    ASSERT_TRUE(tables.ok()) << tables.status().to_string();
+    auto it = std::find_if(tables->begin(), tables->end(),
+                           [&](const TableSchema& t) { return t.name == table; });
+    ASSERT_NE(it, tables->end()) << table;
+    EXPECT_EQ(it->primary_key, std::vector<std::string>{"id"}) << table;
+  }
 }
 
 TEST_F(PostgresDestinationTest, MergeUsesAnExistingPrimaryKeyAndNeedsUniqueRows) {
