@@ -187,7 +187,12 @@ struct HttpClient::Impl {
   Result<HttpResponse> result();
   // Removes the transfer from the multi handle (closing its connection when unfinished).
   void end() {
-    if (active) curl_multi_remove_handle(multi, curl);
+    if (active) {
+      // No progress callback while the transfer is torn down: what it asks (a cancel flag
+      // of the caller's) may be gone by now.
+      curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 1L);
+      curl_multi_remove_handle(multi, curl);
+    }
     active = false;
     curl_slist_free_all(headers);
     headers = nullptr;

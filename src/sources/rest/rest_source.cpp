@@ -138,6 +138,17 @@ class RestSource final : public Source {
 
   Status read(SourceSink& sink) override {
     sink_ = &sink;
+    Status st = read_all();
+    // Nothing of this read may outlive it: a request still in flight (an error path) would
+    // otherwise be dropped by the client's destructor, after the sink, which its cancel
+    // callback asks, is gone.
+    client_->abandon();
+    sink_ = nullptr;
+    return st;
+  }
+
+ private:
+  Status read_all() {
     if (!ctx_.options.contains("for_each")) return read_endpoint(endpoint(ctx_.options, "", ""));
     const json& f = ctx_.options["for_each"];
     const std::string name = f["name"].get<std::string>();
@@ -150,14 +161,13 @@ class RestSource final : public Source {
       FERRY_ASSIGN(values, parent_values(f["from"]));
     }
     for (const std::string& value : values) {
-      if (!column.empty()) FERRY_TRY(sink.set_constant(column, value));
+      if (!column.empty()) FERRY_TRY(sink_->set_constant(column, value));
       FERRY_TRY(read_endpoint(endpoint(ctx_.options, name, value)));
     }
-    if (!column.empty()) FERRY_TRY(sink.set_constant(column, std::nullopt));
+    if (!column.empty()) FERRY_TRY(sink_->set_constant(column, std::nullopt));
     return Status::success();
   }
 
- private:
   // The endpoint that `o` describes, with "{name}" filled by `value`.
   Endpoint endpoint(const json& o, const std::string& name, const std::string& value) const {
     Endpoint e;
@@ -285,7 +295,7 @@ class RestSource final : public Source {
   net::RetryHooks hooks() {
     net::RetryHooks hooks;
     hooks.limiter = limiter_;
-    hooks.cancelled = [this] { return sink_->cancelled(); };
+    hooks.cancelled = [this] { return sink_ != nullptr && sink_->cancelled(); };
     hooks.on_retry = [this](int attempt, const std::string& why, std::chrono::milliseconds wait) {
       spdlog::warn("job {}: retry {} of {} in {} ms: {}", ctx_.job_id, attempt, retry_.max_retries,
                    wait.count(), redact(why));
