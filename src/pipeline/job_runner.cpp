@@ -292,7 +292,9 @@ Attempt attempt(Metastore& meta, const RunRequest& req, LoadStats* stats) {
   nlohmann::json state = state_r.value();
   std::string watermark = state.value("watermark", "");
   std::string read_from = apply_lookback(watermark, first->incremental.lookback);
-  auto spec_r = resolve_job(project, req.job, read_from, env);
+  // With no watermark to read from, the first resolution is already the job's spec.
+  auto spec_r =
+      read_from.empty() ? std::move(first) : resolve_job(project, req.job, read_from, env);
   if (!spec_r.ok()) return {spec_r.status()};
   const JobSpec& spec = spec_r.value();
 
