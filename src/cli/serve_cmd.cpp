@@ -13,7 +13,6 @@
 #include "cli/context.h"
 #include "core/duration.h"
 #include "core/log.h"
-#include "core/redact.h"
 #include "server/api.h"
 #include "server/daemon.h"
 
@@ -92,8 +91,10 @@ int cmd_serve(const Context& ctx, const ServeArgs& args) {
   if (Status st = daemon.start(); !st.is_ok()) return fail(st);
   auto project = daemon.project();
   if (args.worker) {
-    std::printf("ferry serve --worker: claiming queued runs from %s\n",
-                redact(project->metastore).c_str());
+    // The metastore's kind only: its URL may carry a password.
+    const std::string& url = project->metastore;
+    std::printf("ferry serve --worker: claiming queued runs from the %s metastore\n",
+                url.starts_with("postgres") ? "PostgreSQL" : "SQLite");
     std::fflush(stdout);
     spdlog::info("worker {}: claiming queued runs; SIGTERM or SIGINT stops", getpid());
     return wait_for_signals(daemon, signals, args.grace);
