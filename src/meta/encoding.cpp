@@ -36,6 +36,15 @@ std::string worker_name() {
   return fmt::format("{}:{}", host[0] ? host : "localhost", static_cast<long>(getpid()));
 }
 
+void add_condition(std::string& where, std::string_view clause) {
+  where += where.empty() ? " WHERE " : " AND ";
+  where += clause;
+}
+
+std::string limit_clause(int limit) {
+  return limit > 0 ? fmt::format(" LIMIT {}", limit) : std::string();
+}
+
 std::string dump_json(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -30,6 +30,11 @@ std::string lease_text(std::chrono::milliseconds lease);
 // host:pid of this process: the worker that ran a run.
 std::string worker_name();
 
+// Appends `clause` to a WHERE clause being built ("" or " WHERE a AND b").
+void add_condition(std::string& where, std::string_view clause);
+// " LIMIT n" for a positive limit, "" otherwise.
+std::string limit_clause(int limit);
+
 // `value` as stored: compact JSON text, invalid UTF-8 replaced.
 std::string dump_json(const nlohmann::json& value);
 // Stored text back to JSON; kInvalid naming `what` when it does not parse.

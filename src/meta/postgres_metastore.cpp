@@ -150,16 +150,6 @@ int64_t integer(const PgResult& r, int row, int col) {
   return out;
 }
 
-// Appends `clause` to a WHERE clause being built ("" or " WHERE a AND b").
-void add_condition(std::string& where, const std::string& clause) {
-  where += where.empty() ? " WHERE " : " AND ";
-  where += clause;
-}
-
-std::string limit_clause(int limit) {
-  return limit > 0 ? fmt::format(" LIMIT {}", limit) : std::string();
-}
-
 constexpr const char* kJobColumns =
     "id, template, params, spec, enabled, watermark, priority, origin, updated_at";
 

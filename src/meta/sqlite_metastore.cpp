@@ -21,17 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-// Appends `clause` to a WHERE clause being built ("" or " WHERE a AND b").
-void add_condition(std::string& where, const char* clause) {
-  where += where.empty() ? " WHERE " : " AND ";
-  where += clause;
-}
-
-// " LIMIT n" for a positive limit, "" otherwise.
-std::string limit_clause(int limit) {
-  return limit > 0 ? fmt::format(" LIMIT {}", limit) : std::string();
-}
-
 constexpr const char* kJobColumns =
     "id, template, params, spec, enabled, watermark, priority, origin, updated_at";
 

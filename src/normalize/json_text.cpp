@@ -11,7 +11,9 @@ namespace {
 
 using simdjson::dom::element_type;
 
-void append_escaped(std::string_view s, std::string& out) {
+}  // namespace
+
+void append_json_string(std::string_view s, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t run = 0;  // start of the pending run of characters that need no escape
@@ -51,8 +53,6 @@ void append_escaped(std::string_view s, std::string& out) {
   out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
-
-}  // namespace
 
 namespace {
 
@@ -115,7 +115,7 @@ void append_json_text(simdjson::dom::element value, std::string& out) {
       for (simdjson::dom::key_value_pair field : object) {
         if (!first) out.push_back(',');
         first = false;
-        append_escaped(field.key, out);
+        append_json_string(field.key, out);
         out.push_back(':');
         append_json_text(field.value, out);
       }
@@ -135,7 +135,7 @@ void append_json_text(simdjson::dom::element value, std::string& out) {
       return;
     }
     case element_type::STRING:
-      append_escaped(value.get_string().value_unsafe(), out);
+      append_json_string(value.get_string().value_unsafe(), out);
       return;
     case element_type::INT64: {
       const auto r = std::to_chars(num, num + sizeof(num), value.get_int64().value_unsafe());

@@ -18,6 +18,10 @@ namespace ferry {
 void append_json_text(simdjson::dom::element value, std::string& out);
 std::string json_text(simdjson::dom::element value);
 
+// Appends `s` as a JSON string: quoted, with '"', '\\' and control characters escaped (other
+// UTF-8 kept as is).
+void append_json_string(std::string_view s, std::string& out);
+
 // "object", "array", "string", "integer", "number", "boolean" or "null".
 const char* json_type_name(simdjson::dom::element value);
 

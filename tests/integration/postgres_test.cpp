@@ -392,7 +392,7 @@ INSERT INTO orders VALUES
   EXPECT_EQ(query(dir.str(),
                   "SELECT line, iif(line = 4, substr(reason, 1, 26), reason) FROM "
                   "_ferry_rejects WHERE job_id = 'to_sqlite' ORDER BY line"),
-            (Rows{{"3", "column payload: an array, not a JSON object (normalize:)"},
+            (Rows{{"3", "column payload: a JSON array, not an object (normalize:)"},
                   {"4", "column doc: not valid JSON"}}));
 
   // PostgreSQL: the catalog types kept, the amount exact, the same children.

@@ -21,6 +21,7 @@
 #include "destinations/redshift/redshift_destination.h"
 #include "destinations/test_batch.h"
 #include "formats/input_stream.h"
+#include "integration/s3_server.h"
 #include "normalize/normalizer.h"
 #include "pg_server.h"
 #include "s3/s3_client.h"
@@ -88,46 +89,14 @@ std::vector<Batch> normalise(const LoadSpec& spec, const std::vector<std::string
 
 class RedshiftWarehouse : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    store_ = new TempDir();
-    std::string log = store_->str() + "/s3rver.log";
-    if (!fs::exists(source_dir() / "tests/node_modules/@20minutes/s3rver")) {
-      start_error_ = "tests/node_modules/@20minutes/s3rver is missing; run `make test-deps`";
-      return;
-    }
-    std::string script = (source_dir() / "tests/servers/s3rver.js").string();
-    std::string data = store_->str() + "/data";
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* f = freopen(log.c_str(), "w", stdout);
-      (void)f;
-      dup2(1, 2);
-      execlp("node", "node", "--openssl-legacy-provider", script.c_str(), "0", data.c_str(),
-             static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      std::string text = read_file(log);
-      if (auto at = text.find("listening "); at != std::string::npos)
-        port_ = std::atoi(text.c_str() + at + 10);
-    }
-    if (port_ == 0) start_error_ = "s3rver did not start: " + read_file(log);
-  }
-
+  static void SetUpTestSuite() { server_ = new S3rver(); }
   static void TearDownTestSuite() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      pid_ = 0;
-    }
-    delete store_;
-    store_ = nullptr;
+    delete server_;
+    server_ = nullptr;
   }
 
   void SetUp() override {
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
+    ASSERT_TRUE(server_->error().empty()) << server_->error();
     PgServer* server = PgServer::shared();
     ASSERT_NE(server, nullptr) << PgServer::shared_error();
     url_ = server->create_database("rs");
@@ -146,7 +115,7 @@ class RedshiftWarehouse : public ::testing::Test {
   s3::S3Config s3_config() const {
     s3::S3Config c;
     c.bucket = bucket_;
-    c.endpoint = "http://127.0.0.1:" + std::to_string(port_);
+    c.endpoint = server_->endpoint();
     c.credentials = {"S3RVER", "S3RVER", ""};
     return c;
   }
@@ -243,10 +212,7 @@ class RedshiftWarehouse : public ::testing::Test {
     return keys;
   }
 
-  static inline TempDir* store_ = nullptr;
-  static inline pid_t pid_ = 0;
-  static inline int port_ = 0;
-  static inline std::string start_error_;
+  static inline S3rver* server_ = nullptr;  // one per test suite
 
   std::string url_;
   std::string bucket_;

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "integration/ferry_process.h"
+#include "integration/s3_server.h"
 #include "integration/serve_process.h"
 #include "sources/s3/s3_source.h"
 #include "testing.h"
@@ -266,55 +267,14 @@ class SlowDownProxy {
 
 class S3Server : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    store_ = new TempDir();
-    log_ = store_->str() + "/server.log";
-    fs::path script = source_dir() / "tests/servers/s3rver.js";
-    if (!fs::exists(source_dir() / "tests/node_modules/@20minutes/s3rver")) {
-      start_error_ = "tests/node_modules/@20minutes/s3rver is missing; run `make test-deps`";
-      return;
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      int out = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(out, 1);
-      dup2(out, 2);
-      std::string dir = store_->str() + "/data";
-      // Its continuation tokens use DES, which Node 20's OpenSSL 3 only has in the legacy
-      // provider.
-      execlp("node", "node", "--openssl-legacy-provider", script.c_str(), "0", dir.c_str(),
-             static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    // Wait for "listening PORT".
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      std::string log = read_file(log_);
-      auto at = log.find("listening ");
-      if (at != std::string::npos) port_ = std::atoi(log.c_str() + at + 10);
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        start_error_ = "s3rver exited: " + log;
-        return;
-      }
-    }
-    if (port_ == 0) start_error_ = "s3rver did not start: " + read_file(log_);
-  }
-
+  static void SetUpTestSuite() { server_ = new S3rver(); }
   static void TearDownTestSuite() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      pid_ = 0;
-    }
-    delete store_;
-    store_ = nullptr;
+    delete server_;
+    server_ = nullptr;
   }
 
   void SetUp() override {
-    ASSERT_TRUE(start_error_.empty()) << start_error_;
+    ASSERT_TRUE(server_->error().empty()) << server_->error();
     // A bucket per test (lower-case, 3-63 characters).
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     bucket_ = "t-";
@@ -326,7 +286,7 @@ class S3Server : public ::testing::Test {
     ASSERT_EQ(aws({"s3", "mb", "s3://" + bucket_}, &out), 0) << out;
   }
 
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const { return server_->endpoint(); }
 
   int aws(std::vector<std::string> args, std::string* out = nullptr) const {
     args.insert(args.begin(), {"aws", "--endpoint-url", endpoint()});
@@ -379,11 +339,7 @@ class S3Server : public ::testing::Test {
     return query(project_.str(), sql);
   }
 
-  static inline TempDir* store_ = nullptr;
-  static inline std::string log_;
-  static inline pid_t pid_ = 0;
-  static inline int port_ = 0;
-  static inline std::string start_error_;
+  static inline S3rver* server_ = nullptr;  // one per test suite
 
   std::string bucket_;
   TempDir project_;
@@ -670,7 +626,7 @@ TEST_F(S3Server, SlowDownIsRetriedInPlace) {
   put("in/a.csv", "id\n1\n2\n");
   // The first listing and the first GetObject are throttled; both are sent again after a
   // backoff, within the same run (no retries of the job are configured).
-  SlowDownProxy proxy(port_, {"GET /" + bucket_ + "?", "GET /" + bucket_ + "/in/a.csv "});
+  SlowDownProxy proxy(server_->port(), {"GET /" + bucket_ + "?", "GET /" + bucket_ + "/in/a.csv "});
   write_project("prefix: in/");
   std::string yml = read_file(project_.path() / "ferry.yml");
   yml.replace(yml.find(endpoint()), endpoint().size(),
@@ -736,7 +692,7 @@ TEST_F(S3Server, DownloadCutMidObjectIsResumed) {
   for (int i = 0; i < 20000; ++i)
     csv += std::to_string(i) + ",row-" + std::to_string(i) + "-padding-padding-padding\n";
   put("in/big.csv", csv);
-  CuttingProxy proxy(port_, "/" + bucket_ + "/in/big.csv", 300000);
+  CuttingProxy proxy(server_->port(), "/" + bucket_ + "/in/big.csv", 300000);
   write_project("prefix: in/");
   std::string yml = read_file(project_.path() / "ferry.yml");
   yml.replace(yml.find(endpoint()), endpoint().size(),

@@ -6,6 +6,7 @@
 #include "core/infer.h"
 #include "core/names.h"
 #include "core/postgres.h"
+#include "normalize/json_text.h"
 
 namespace ferry {
 namespace {
@@ -29,46 +30,6 @@ struct SourceColumn {
 bool normalizable(std::string_view typname) {
   return typname == "json" || typname == "jsonb" || typname == "text" || typname == "varchar" ||
          typname == "bpchar";
-}
-
-// Appends `s` as a JSON string (quoted; '"', '\\' and control characters escaped).
-void append_json_string(std::string_view s, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t run = 0;  // start of the pending run of characters that need no escape
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.append("\\u00");
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
-
-const char* json_kind(simdjson::dom::element v) {
-  switch (v.type()) {
-    case simdjson::dom::element_type::ARRAY:
-      return "an array";
-    case simdjson::dom::element_type::OBJECT:
-      return "an object";
-    case simdjson::dom::element_type::STRING:
-      return "a string";
-    case simdjson::dom::element_type::BOOL:
-      return "a boolean";
-    case simdjson::dom::element_type::NULL_VALUE:
-      return "null";
-    default:
-      return "a number";
-  }
 }
 
 // Splits one COPY text row (without its newline) into fields: on_field(index, value, null),
@@ -427,8 +388,8 @@ class PostgresSource final : public Source {
         }
         if (value.type() != simdjson::dom::element_type::OBJECT) {
           if (reason.empty())
-            reason = fmt::format("column {}: {}, not a JSON object (normalize:)", c.name,
-                                 json_kind(value));
+            reason = fmt::format("column {}: a JSON {}, not an object (normalize:)", c.name,
+                                 json_type_name(value));
           return append_json_string(v, chunk);
         }
         // Valid JSON holds a line break only as whitespace: a space keeps one row one line.

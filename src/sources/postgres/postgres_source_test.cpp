@@ -277,13 +277,13 @@ INSERT INTO o VALUES
   EXPECT_EQ(sink.lines,
             (std::vector<std::string>{
                 R"({"Id":"1","amount":"12.50","payload":{"items": [{"qty": 1, "sku": "x"}], )"
-                R"("customer": {"name": "A\"b"}},"note":"a\u0009b","raw":{"x":  1}})",
+                R"("customer": {"name": "A\"b"}},"note":"a\tb","raw":{"x":  1}})",
                 R"({"Id":"2","amount":null,"payload":null,"note":null,"raw":null})", "", ""}));
   ASSERT_EQ(sink.rejects.size(), 2u);
   EXPECT_EQ(sink.rejects[0].origin.line, 3);
-  EXPECT_THAT(sink.rejects[0].reason, HasSubstr("column payload: an array, not a JSON object"));
+  EXPECT_THAT(sink.rejects[0].reason, HasSubstr("column payload: a JSON array, not an object"));
   EXPECT_THAT(sink.rejects[0].raw, HasSubstr(R"("payload":"[1, 2]")"));
-  EXPECT_THAT(sink.rejects[1].reason, HasSubstr("column payload: a string"));
+  EXPECT_THAT(sink.rejects[1].reason, HasSubstr("column payload: a JSON string"));
 
   sql("CREATE TABLE bad (id int, doc text); INSERT INTO bad VALUES (1, 'not json')");
   CollectingSink text;
