@@ -143,6 +143,87 @@ TEST_F(PostgresDestinationTest, StoresEveryTypeAsItsPostgresType) {
                   {"_ferry_load_id", "text"}}));
 }
 
+// Rows go in PostgreSQL's binary COPY format (core/pg_binary.h): the server reads each
+// decimal as the same number, with the same scale, as it reads the decimal's text.
+TEST_F(PostgresDestinationTest, DecimalsArriveAsTheServerWouldParseTheirText) {
+  const std::vector<std::string> decimals = {
+      "12.50",   "-0.001",   "0",           "-0.00",
+      "1.5e3",   "1E-3",     "25e+4",       ".5",
+      "+7.",     "NaN",      "-Infinity",   "123456789012345678901234567890.000000000000000001",
+      "0.00012", "99999999", "-10000.0001", "1e20"};
+  Batch b("n");
+  b.column_index("i");
+  b.column_index("dec");
+  for (size_t i = 0; i < decimals.size(); ++i) {
+    b.column(0).append_int(static_cast<int64_t>(i), std::to_string(i));
+    b.column(1).append_text(Type::kDecimal, decimals[i]);
+    b.end_row();
+  }
+  load(spec("L1", "n"), {b});
+  Rows want;
+  for (size_t i = 0; i < decimals.size(); ++i)
+    want.push_back(q("SELECT " + std::to_string(i) + ", '" + decimals[i] + "'::numeric::text")[0]);
+  EXPECT_EQ(q("SELECT i, dec::text FROM n ORDER BY i"), want);
+}
+
+// Columns of tables made outside ferry keep their types, binary or not: a value that does not
+// fit (3e9 in an integer column) gets the server's own verdict, naming the table.
+TEST_F(PostgresDestinationTest, TablesMadeOutsideFerryTakeRowsInTheirOwnTypes) {
+  ASSERT_TRUE(dst_->execute("CREATE TABLE w (a integer, b smallint, c varchar(5), "
+                            "d numeric(6,2), e timestamp, f char(3), g json, h real)")
+                  .is_ok());
+  Batch b("w");
+  for (const char* c : {"a", "b", "c", "d", "e", "f", "g", "h"})
+    b.column_index(c);
+  append_inferred(b.column(0), "-2147483648");
+  append_inferred(b.column(1), "32767");
+  b.column(2).append_text(Type::kText, "ünï");
+  b.column(3).append_text(Type::kDecimal, "1234.567");  // rounded by numeric(6,2)
+  append_inferred(b.column(4), "2024-01-02T03:04:05.5Z");
+  b.column(5).append_text(Type::kText, "ab");
+  b.column(6).append_text(Type::kJson, R"({"b": 1,  "a": 2})");
+  append_inferred(b.column(7), "0.1");
+  b.end_row();
+  load(spec("L1", "w"), {b});
+  EXPECT_EQ(q("SELECT a, b, c, d, e, f || '|', g, h FROM w"),
+            (Rows{{"-2147483648", "32767", "ünï", "1234.57", "2024-01-02 03:04:05.5", "ab|",
+                   R"({"b": 1,  "a": 2})", "0.1"}}));
+
+  // The first row fits an integer and goes in binary; the second does not, and from it on the
+  // rows go as text, which the server refuses.
+  ASSERT_TRUE(dst_->begin(spec("L2", "w")).is_ok());
+  WriteResult r;
+  Status st = dst_->write(make_batch("w", {"a"}, {{"1"}, {"3000000000"}}), &r);
+  if (st.is_ok()) st = dst_->commit({}, {});
+  EXPECT_EQ(st.code(), Code::kInvalid);
+  EXPECT_THAT(st.message(), HasSubstr("table w"));
+  EXPECT_THAT(st.message(), HasSubstr("out of range for type integer"));
+  dst_->rollback();
+  EXPECT_EQ(q("SELECT count(*) FROM w"), (Rows{{"1"}}));
+
+  // A later load of the same table that fits goes in again.
+  load(spec("L3", "w"), {make_batch("w", {"a", "c"}, {{"7", "x"}, {"8", "y"}})});
+  EXPECT_EQ(q("SELECT a, c FROM w WHERE _ferry_load_id = 'L3' ORDER BY a"),
+            (Rows{{"7", "x"}, {"8", "y"}}));
+}
+
+// A load whose batch switches from binary to text mid-way keeps every row, in order.
+TEST_F(PostgresDestinationTest, RowsAfterTheSwitchToTextAreAllThere) {
+  ASSERT_TRUE(dst_->execute("CREATE TABLE s (a bigint, d numeric)").is_ok());
+  Batch b("s");
+  b.column_index("a");
+  b.column_index("d");
+  for (int i = 0; i < 5; ++i) {
+    b.column(0).append_int(i, std::to_string(i));
+    // " 5" is a decimal to the server (spaces around it are allowed), not to the binary writer.
+    b.column(1).append_text(Type::kDecimal, i == 2 ? " 5" : std::to_string(i));
+    b.end_row();
+  }
+  load(spec("L1", "s"), {b, make_batch("s", {"a"}, {{"9"}})});
+  EXPECT_EQ(q("SELECT a, d FROM s ORDER BY a"),
+            (Rows{{"0", "0"}, {"1", "1"}, {"2", "5"}, {"3", "3"}, {"4", "4"}, {"9", "NULL"}}));
+}
+
 TEST_F(PostgresDestinationTest, RowsOfNullsAreRowsToo) {
   auto r = load(spec("L1", "t"), {make_batch("t", {"a"}, {{std::nullopt}, {std::nullopt}}),
                                   make_batch("t", {"a"}, {{"1"}})});
