@@ -916,6 +916,9 @@ stop_pg_server() {
   PG_DIR=""
 }
 pg_url() { echo "postgresql://postgres@127.0.0.1:$PG_PORT/$1"; }
+# A checkpoint before each timed run of ferry and of a baseline: the dirty pages of the last
+# run are written now, not by the background writer during the next.
+pg_settle() { psql -X -q -v ON_ERROR_STOP=1 -d "$(pg_url postgres)" -c CHECKPOINT; }
 # psql_do DB SQL -> the result, unaligned, one line per row ('|' between columns)
 psql_do() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$(pg_url "$1")" -c "$2"; }
 
@@ -944,7 +947,7 @@ bench_pg_csv() {
   # Baseline: PostgreSQL's own bulk path, into a table it is told the types of.
   pg_csv_prepare() {
     RUN_DIR=$WORK
-    psql_do bench_dst "DROP TABLE IF EXISTS csv_t; CREATE TABLE csv_t (id bigint, name text,
+    pg_settle && psql_do bench_dst "DROP TABLE IF EXISTS csv_t; CREATE TABLE csv_t (id bigint, name text,
       amount numeric(12,2), updated_at timestamptz, payload text)"
   }
   measure pg_csv_prepare "$log" psql -X -q -v ON_ERROR_STOP=1 -d "$(pg_url bench_dst)" \
@@ -1167,7 +1170,7 @@ bench_postgres() {
   local pipe_log=$WORK/pg_pipe.log p_ok=0 p_wall="" p_rss=""
   pg_pipe_prepare() {
     RUN_DIR=$WORK
-    psql_do bench_dst "DROP TABLE IF EXISTS pipe_t; CREATE TABLE pipe_t (id bigint, name text,
+    pg_settle && psql_do bench_dst "DROP TABLE IF EXISTS pipe_t; CREATE TABLE pipe_t (id bigint, name text,
       amount numeric(12,2), updated_at timestamptz, payload text)"
   }
   # shellcheck disable=SC2016  # $0.. are bash -c's arguments
@@ -1192,11 +1195,11 @@ bench_postgres() {
   # repetition) and append (into the existing table the replace runs left, emptied first).
   local yaml mode
   local -A f_ok f_wall f_rss
-  pg_reset_ods() { psql_do bench_dst "DROP SCHEMA IF EXISTS ods CASCADE"; }
+  pg_reset_ods() { psql_do bench_dst "DROP SCHEMA IF EXISTS ods CASCADE" && pg_settle; }
   # shellcheck disable=SC2016  # $$ is SQL's
   pg_empty_t() {
     psql_do bench_dst 'DO $$ BEGIN IF to_regclass($q$ods.t$q$) IS NOT NULL THEN TRUNCATE ods.t;
-      END IF; END $$'
+      END IF; END $$' && pg_settle
   }
   for mode in replace append; do
     if [ "$mode" = replace ]; then P_RESET=pg_reset_ods; else P_RESET=pg_empty_t; fi
@@ -1226,7 +1229,7 @@ jobs:
   local lite_log=$WORK/pg_lite_pipe.log l_ok=0 l_wall="" l_rss=""
   S_DB=$WORK/pg_lite_pipe.db
   pg_lite_prepare() {
-    rm -f "$S_DB" && RUN_DIR=$WORK &&
+    rm -f "$S_DB" && RUN_DIR=$WORK && pg_settle &&
       "$SQLITE" "$S_DB" 'CREATE TABLE t(id INTEGER, name TEXT, amount NUMERIC, updated_at TEXT, payload TEXT)'
   }
   # shellcheck disable=SC2016  # $0.. are bash -c's arguments
@@ -1248,6 +1251,7 @@ jobs:
   rm -f "$S_DB"
 
   local lf_ok=0 lf_wall="" lf_rss=""
+  P_RESET=pg_settle
   run_ferry pg_lite "project: bench_pg_lite
 metastore: sqlite:.ferry/meta.db
 warehouse: wh
@@ -1257,6 +1261,7 @@ connections:
 jobs:
   - {id: bench_pg_lite, source: {connection: pg, table: public.src}, target: {table: t, mode: append}}" \
     bench_pg_lite
+  P_RESET=""
   if [ "$F_OK" = 1 ]; then
     got=$(sql "$PROJ/warehouse.db" 'select count(*), sum(id) from t')
     if [ "$got" != "$rows|$((rows * (rows + 1) / 2))" ]; then
