@@ -160,6 +160,7 @@ class PostgresDestination final : public Destination {
   Status commit_table(LoadTable& t);
   Status evolve_target(LoadTable& t, const std::string& physical, bool create);
   Status ensure_pk_index(const LoadTable& t);
+  Status index_new_merge_table(const LoadTable& t);
   Status delete_replaced_children(const LoadTable& root);
   Status empty_unloaded_tables();
   Status swap_in(const LoadTable& t);
@@ -341,9 +342,9 @@ Status PostgresDestination::stage_plan(LoadTable& t, const SchemaPlan& plan) {
     FERRY_TRY(finish_copy());
     std::string sql;
     const bool replace = load_->mode == WriteMode::kReplace;
-    if (replace || (load_->mode == WriteMode::kAppend && !t.stored)) {
-      // replace, and append to a new table: the rows go straight into the table's new
-      // version (or the new table), created in the load's transaction (which commit()
+    if (replace || !t.stored) {
+      // replace, and append or merge to a new table: the rows go straight into the table's
+      // new version (or the new table), created in the load's transaction (which commit()
       // finishes): no other session sees it before the commit, a failed or killed load leaves
       // nothing, and the rows are written once instead of into staging and then again into
       // the table (2M rows PG -> PG on 2 busy cores: 17.9 s with staging and INSERT ...
@@ -727,8 +728,9 @@ Status PostgresDestination::commit_table(LoadTable& t) {
                   .exec(fmt::format("ALTER TABLE {} ADD COLUMN {} text DEFAULT {}", table, col,
                                     quote_literal(load_->load_id)))
                   .with_context("loading table " + t.name));
-    return conn_.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT", table, col))
-        .with_context("loading table " + t.name);
+    FERRY_TRY(conn_.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT", table, col))
+                  .with_context("loading table " + t.name));
+    return merge_root ? index_new_merge_table(t) : Status::success();
   }
   if (replace) {
     FERRY_TRY(conn_.exec("DROP TABLE IF EXISTS " + qualified(physical)));
@@ -736,11 +738,7 @@ Status PostgresDestination::commit_table(LoadTable& t) {
   } else {
     FERRY_TRY(evolve_target(t, physical, !t.stored));
   }
-  // merge into a table made by this commit: nothing to conflict with, and its key's index is
-  // built once after the rows are in, not row by row (500k rows: 2.5 s with ON CONFLICT into
-  // the indexed table, 1.2 s this way).
-  const bool merge_new = merge_root && !t.stored;
-  if (merge_root && !merge_new) {
+  if (merge_root) {
     FERRY_TRY(ensure_pk_index(t));
     FERRY_TRY(delete_replaced_children(t));
   }
@@ -769,24 +767,6 @@ Status PostgresDestination::commit_table(LoadTable& t) {
         "INSERT INTO {} ({}) SELECT {} FROM (SELECT DISTINCT ON ({}) * FROM {} ORDER BY {}{} "
         "DESC) s",
         qualified(physical), cols, exprs, key_list, stage, keys, quote_ident(kSeqColumn));
-    if (merge_new) {
-      // Usually no key is delivered twice: the rows go in as they are, without the sort of
-      // the whole staging table, and the key's index, built anyway, proves it (plan_schema
-      // rejects null keys, so unique means one row per key). Else the rows go again,
-      // deduplicated. 2M rows on 2 busy cores: 9.2 s for the deduplicating insert (its
-      // sort spilling 250 MB to disk), 5.1 s without.
-      FERRY_TRY(conn_.exec("SAVEPOINT ferry_merge_new"));
-      Status fast = conn_
-                        .exec(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}",
-                                          qualified(physical), cols, exprs, stage))
-                        .with_context("loading table " + t.name);
-      if (fast) fast = ensure_pk_index(t);
-      if (fast) return conn_.exec("RELEASE SAVEPOINT ferry_merge_new");
-      if (fast.code() == Code::kRetry) return fast;
-      FERRY_TRY(conn_.exec("ROLLBACK TO SAVEPOINT ferry_merge_new"));
-      FERRY_TRY(conn_.exec(sql).with_context("loading table " + t.name));
-      return ensure_pk_index(t);
-    }
     sql += fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}{} = EXCLUDED.{}", key_list, set,
                        load_col, load_col);
   } else {
@@ -796,6 +776,30 @@ Status PostgresDestination::commit_table(LoadTable& t) {
                       stage);
   }
   return conn_.exec(sql).with_context("loading table " + t.name);
+}
+
+// merge into a table made by this load: its rows went straight in (stage_plan), nothing to
+// conflict with, and the key's unique index is built once after the rows are in, which proves
+// that no key came twice (plan_schema rejects null keys, so unique means one row per key):
+// no sort, no ON CONFLICT. When a key did come twice, the rows of that key but the last
+// delivered go first. The last delivered is the last in the table's physical order: COPY
+// into a table created in its own transaction always appends (PostgreSQL skips the free
+// space map for it, and a rewrite by a widening ALTER keeps the order), and a merge's root
+// rows are never inserted otherwise (the rows-of-nulls INSERT cannot hold a key).
+Status PostgresDestination::index_new_merge_table(const LoadTable& t) {
+  FERRY_TRY(conn_.exec("SAVEPOINT ferry_merge_new"));
+  Status st = ensure_pk_index(t);
+  if (st) return conn_.exec("RELEASE SAVEPOINT ferry_merge_new");
+  if (st.code() == Code::kRetry) return st;
+  FERRY_TRY(conn_.exec("ROLLBACK TO SAVEPOINT ferry_merge_new"));
+  std::string same;
+  for (const std::string& k : load_->primary_key)
+    same += fmt::format("a.{} = b.{} AND ", quote_ident(k), quote_ident(k));
+  FERRY_TRY(conn_
+                .exec(fmt::format("DELETE FROM {} a USING {} b WHERE {}a.ctid < b.ctid",
+                                  qualified(t.name), qualified(t.name), same))
+                .with_context("keeping the last row of each key in table " + t.name));
+  return ensure_pk_index(t);
 }
 
 // replace: known tables of the root (itself and its child tables) that got no rows in this

@@ -30,7 +30,9 @@
 //     replace: straight into each table's new version `<table>__ferry_new_<load>`, created by
 //     the first write in the load's transaction, which commit() continues: no other session
 //     sees it before the swap, and a failed or killed load leaves nothing. The same for
-//     append to a table that does not exist yet: straight into the new table. Such a table's
+//     append and merge to a table that does not exist yet: straight into the new table,
+//     created in the load's transaction (2M rows, the first merge: 9.7 s through staging,
+//     3.7 s straight in). Such a table's
 //     _ferry_load_id is added by the commit with the load id as its default, which
 //     PostgreSQL keeps in the catalog instead of in every row.
 //   - commit() is ONE transaction: first the load id into _ferry_loads (ON CONFLICT DO
@@ -41,9 +43,11 @@
 //       append   INSERT ... SELECT from staging, in delivery order;
 //       merge    on the root table INSERT ... ON CONFLICT (primary key) DO UPDATE, the last
 //                delivered row of a key winning; a unique index _ferry_pk_<table> is created
-//                when the table has none on exactly those columns (after the rows, when the
-//                commit creates the table, which then needs no ON CONFLICT and no
-//                deduplication unless that index finds a key twice); the child tables
+//                when the table has none on exactly those columns. Into a table the load
+//                creates: no ON CONFLICT, the index is built after the rows, and only when it
+//                finds a key twice do that key's rows but the last delivered go (the last in
+//                the new table's physical order, as COPY into a table created in its own
+//                transaction only appends); the child tables
 //                (`<root>__...` with _ferry_root_id) lose the rows of every root re-delivered,
 //                so a re-delivered record replaces its children;
 //       replace  each table's new version (written by the load) is swapped in with

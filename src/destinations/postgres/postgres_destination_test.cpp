@@ -362,6 +362,23 @@ TEST_F(PostgresDestinationTest, FirstMergeIntoANewTableKeepsTheLastRowOfARepeate
   }
 }
 
+// The first merge copies its rows straight into the new table; a key delivered three times,
+// across batches and across a widening that rewrites the table, keeps its last row.
+TEST_F(PostgresDestinationTest, FirstMergeKeepsTheLastOfManyRowsOfAKeyAcrossAWidening) {
+  Batch wide("n");
+  wide.column_index("id");
+  wide.column_index("v");
+  append_inferred(wide.column(0), "1");
+  append_inferred(wide.column(1), "not a number");  // v: int -> text, the table is rewritten
+  wide.end_row();
+  load(spec("L1", "n", WriteMode::kMerge, {"id"}),
+       {make_batch("n", {"id", "v"}, {{"1", "10"}, {"2", "20"}, {"1", "11"}}), wide,
+        make_batch("n", {"id", "v"}, {{"3", "30"}, {"1", "12"}, {"2", "21"}})});
+  EXPECT_EQ(q("SELECT id, v, _ferry_load_id FROM n ORDER BY id"),
+            (Rows{{"1", "12", "L1"}, {"2", "21", "L1"}, {"3", "30", "L1"}}));
+  EXPECT_EQ(q("SELECT indexname FROM pg_indexes WHERE tablename = 'n'"), (Rows{{"_ferry_pk_n"}}));
+}
+
 TEST_F(PostgresDestinationTest, MergeUsesAnExistingPrimaryKeyAndNeedsUniqueRows) {
   Status st = dst_->begin(spec("L0", "m", WriteMode::kMerge, {}));
   EXPECT_EQ(st.code(), Code::kInvalid);
