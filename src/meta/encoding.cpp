@@ -102,4 +102,19 @@ bool is_final(RunState state) {
   return state != RunState::kQueued && state != RunState::kRunning;
 }
 
+AuditEvent abandoned_run_event(int64_t run_id, std::string job_id, const std::string& worker,
+                               std::string_view state, std::string_view refusal) {
+  AuditEvent e;
+  e.run_id = run_id;
+  e.job_id = std::move(job_id);
+  e.level = "warn";
+  e.event = "run_abandoned";
+  e.message = fmt::format(
+      "this worker lost the run before it ended ({}); the result of this attempt ({}) is not "
+      "recorded",
+      refusal, state);
+  e.details = {{"worker", worker}};
+  return e;
+}
+
 }  // namespace ferry::meta

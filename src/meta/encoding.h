@@ -51,5 +51,9 @@ Status check_job(const JobRow& job);
 Status check_audit(const AuditEvent& event);
 // A state finish_run accepts: not queued, not running.
 bool is_final(RunState state);
+// The audit row (run_abandoned, warn) of a run's end that `worker` could not record because
+// the run is no longer its own (`refusal` says why; `state` is the end it would have been).
+AuditEvent abandoned_run_event(int64_t run_id, std::string job_id, const std::string& worker,
+                               std::string_view state, std::string_view refusal);
 
 }  // namespace ferry::meta

@@ -2,7 +2,10 @@
 
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
 #include "core/redact.h"
+#include "meta/encoding.h"
 #include "meta/postgres_metastore.h"
 #include "meta/sqlite_metastore.h"
 
@@ -32,6 +35,15 @@ std::optional<RunState> parse_run_state(const std::string& s) {
     if (s == run_state_name(state)) return state;
   }
   return std::nullopt;
+}
+
+void Metastore::finish_run_later(const RunRow& run, std::vector<AuditEvent> events) {
+  Status st = finish_run(run, std::move(events));
+  if (st.is_ok()) return;
+  spdlog::warn("run {}: its end ({}) was not recorded: {}", run.id, run_state_name(run.state),
+               st.message());
+  (void)audit(meta::abandoned_run_event(run.id, run.job_id, run.worker, run_state_name(run.state),
+                                        st.message()));
 }
 
 Result<std::unique_ptr<Metastore>> open_metastore(const std::string& url,

@@ -172,6 +172,23 @@ class Metastore {
   // state, counts, error, finished_at
   virtual Status finish_run(const RunRow& run, std::vector<AuditEvent> events) = 0;
   Status finish_run(const RunRow& run) { return finish_run(run, {}); }
+  // finish_run for a caller that needs no answer (`ferry serve` recording a run that
+  // succeeded): the same change, checks and events, but the caller does not wait for it.
+  // When the change is refused (the run is no longer run.worker's: its lease expired and it
+  // was queued again, so its new holder records it) that is logged and audited as
+  // run_abandoned instead. PostgreSQL writes it at once. SQLite, for throughput, queues it:
+  // it is written first in the next write of this instance (typically the worker's next
+  // start_run, which then costs one commit for both: 1.4x the runs/s of `ferry serve` on
+  // no-op jobs), or else within ~20 ms; every read of runs or audit rows of this instance
+  // (get_run, list_runs, list_audit, claim_next_run) writes the queued ends first, so a
+  // reader of this instance sees them, and other processes see them within those ~20 ms.
+  // Since whatever this instance writes next is written after the end, a job never looks
+  // running twice. The price: a process killed before the end is written (those ~20 ms at
+  // most) loses it, with its audit rows; the run then looks `running` on a dead worker, and
+  // the next start marks it failed and retries it per its job's retries (reap_dead_runs),
+  // with the same load id, so the load it committed is not loaded again. The destructor
+  // writes what is queued.
+  virtual void finish_run_later(const RunRow& run, std::vector<AuditEvent> events);
   // For several workers sharing the queue: atomically moves the oldest queued run (lowest
   // id) whose job has no running run (transforms' runs, `transform:<id>`, excepted: the
   // process that finishes a batch runs them) to running (started_at now, worker = `worker`, or

@@ -752,6 +752,81 @@ TEST_P(MetastoreTest, StartAndFinishWriteTheirAuditRowsOnlyWithTheChange) {
   EXPECT_EQ(names, (std::vector<std::string>{"run_finished", "rows_rejected", "run_started"}));
 }
 
+// finish_run_later makes finish_run's change without its caller waiting: whatever this
+// instance reads or writes next sees the end, with its audit rows, and the next start of the
+// run's job is written after it.
+TEST_P(MetastoreTest, AnEndQueuedByFinishRunLaterIsSeenByTheNextReadAndWrite) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  int64_t first = store->create_run("a", "b", 1).value();
+  int64_t second = store->create_run("a", "b", 1).value();
+  ASSERT_TRUE(store->start_run(first, "L1").is_ok());
+  const std::string worker = store->get_run(first)->value().worker;
+  RunRow done;
+  done.id = first;
+  done.job_id = "a";
+  done.state = RunState::kSucceeded;
+  done.rows_loaded = 7;
+  done.worker = worker;
+  AuditEvent finished;
+  finished.run_id = first;
+  finished.job_id = "a";
+  finished.event = "run_finished";
+  store->finish_run_later(done, {finished});
+  ASSERT_TRUE(store->start_run(second, "L2").is_ok());  // after the end, in its write
+  EXPECT_EQ(value_raw(fmt::format("SELECT state FROM ferry_runs WHERE id = {}", first)),
+            "succeeded");
+
+  RunRow again = done;
+  again.id = second;
+  store->finish_run_later(again, {});
+  auto read = store->get_run(second);  // a read writes the queued end first
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->state, RunState::kSucceeded);
+  EXPECT_EQ(store->get_run(first)->value().rows_loaded, 7);
+  AuditFilter f;
+  f.run_id = first;
+  auto audit = store->list_audit(f).value();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].event, "run_finished");
+}
+
+// An end the run's holder no longer has the claim to is not recorded: it is audited as
+// run_abandoned instead, and the run is left as its new holder has it. The destructor writes
+// the ends still queued.
+TEST_P(MetastoreTest, FinishRunLaterChecksTheClaimAndTheDestructorWritesWhatIsQueued) {
+  int64_t claimed = 0, queued = 0;
+  {
+    auto store = open();
+    ASSERT_NE(store, nullptr);
+    claimed = store->create_run("a", "", 1).value();
+    queued = store->create_run("b", "", 1).value();
+    ASSERT_EQ(store->claim_next_run("worker-1")->value().id, claimed);
+    RunRow stolen;
+    stolen.id = claimed;
+    stolen.job_id = "a";
+    stolen.state = RunState::kSucceeded;
+    stolen.worker = "worker-2";
+    store->finish_run_later(stolen, {});
+    EXPECT_EQ(store->get_run(claimed)->value().state, RunState::kRunning);
+    AuditFilter f;
+    f.run_id = claimed;
+    auto audit = store->list_audit(f).value();
+    ASSERT_EQ(audit.size(), 1u);
+    EXPECT_EQ(audit[0].event, "run_abandoned");
+    EXPECT_EQ(audit[0].level, "warn");
+
+    RunRow skipped;
+    skipped.id = queued;
+    skipped.job_id = "b";
+    skipped.state = RunState::kSkipped;
+    store->finish_run_later(skipped, {});
+  }
+  auto reopened = open();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->get_run(queued)->value().state, RunState::kSkipped);
+}
+
 // A job never runs twice at once: claim_next_run passes over queued runs of a job that is
 // running, gives a claimed run a load id and a lease, and start_run keeps a run's load id.
 TEST_P(MetastoreTest, ClaimSkipsRunningJobsAndGivesALoadIdAndALease) {

@@ -254,11 +254,6 @@ AuditEvent run_event(const RunRequest& req, const std::string& level, const std:
   return e;
 }
 
-void audit_run(Metastore& meta, const RunRequest& req, const std::string& level,
-               const std::string& event, const std::string& message, nlohmann::json details) {
-  (void)meta.audit(run_event(req, level, event, message, std::move(details)));
-}
-
 // Opens the job's destination; `spec` needs only its target resolved.
 Result<std::unique_ptr<Destination>> open_destination(const JobSpec& spec,
                                                       const std::string& project_dir) {
@@ -465,17 +460,22 @@ RunOutcome run_job(Metastore& meta, const RunRequest& req) {
     details["error"] = out.error;
     events.push_back(run_event(req, "error", "run_failed", out.error, details));
   }
+  if (out.state == RunState::kSucceeded && !req.worker.empty()) {
+    // A worker's success needs no answer: should the end be refused (the run was taken away
+    // meanwhile), its committed load makes the new holder's attempt a no-op. Not waiting for
+    // it saves a commit per run (meta/metastore.h).
+    meta.finish_run_later(row, std::move(events));
+    if (req.progress) req.progress->running = false;
+    return out;
+  }
   Status finished = meta.finish_run(row, events);
   if (!finished.is_ok() && req.worker.empty()) {
     for (AuditEvent& e : events)  // the run row could not take its end: keep the record
       (void)meta.audit(std::move(e));
   } else if (Status st = finished; !st.is_ok()) {
     // Not ours any more (its lease expired and another worker has it): its holder records it.
-    audit_run(meta, req, "warn", "run_abandoned",
-              fmt::format("this worker lost the run before it ended ({}); the result of this "
-                          "attempt ({}) is not recorded",
-                          st.message(), run_state_name(out.state)),
-              {{"worker", req.worker}});
+    (void)meta.audit(meta::abandoned_run_event(req.run_id, req.job.id, req.worker,
+                                               run_state_name(out.state), st.message()));
     out.state = RunState::kCancelled;
     out.retryable = false;
     out.error = st.message();

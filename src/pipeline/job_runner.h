@@ -65,7 +65,8 @@ struct RunOutcome {
 
 // Starts the run (unless request.claimed), runs it and records its end: the run row and its
 // audit rows (run_started with the start, run_finished or run_failed with the end, in one
-// write each).
+// write each). A worker's (request.worker set) success is recorded without waiting
+// (Metastore::finish_run_later): its end is written with the worker's next write.
 RunOutcome run_job(Metastore& meta, const RunRequest& request);
 
 // For `on: new_objects`: whether the job's source has a new or changed file or object since
