@@ -75,6 +75,7 @@ struct NewRun {
   int attempt = 1;
   std::string load_id;                                   // "" = chosen when the run starts
   nlohmann::json definition = nlohmann::json::object();  // RunRow::definition
+  int priority = 0;  // the job's: claim_next_run takes higher first
 };
 
 struct AuditEvent {
@@ -189,13 +190,14 @@ class Metastore {
   // with the same load id, so the load it committed is not loaded again. The destructor
   // writes what is queued.
   virtual void finish_run_later(const RunRow& run, std::vector<AuditEvent> events);
-  // For several workers sharing the queue: atomically moves the oldest queued run (lowest
-  // id) whose job has no running run (transforms' runs, `transform:<id>`, excepted: the
-  // process that finishes a batch runs them) to running (started_at now, worker = `worker`, or
-  // host:pid when it is empty; a load id `<id>-<8 hex>` when it has none; lease_until now +
-  // `lease`, or none when `lease` is 0) and returns it as it now is; nullopt when no run can
-  // be claimed. Never hands one run to two callers, nor two runs of one job, whichever
-  // process or connection they call from (SQLite: one write transaction; PostgreSQL: SELECT
+  // For several workers sharing the queue: atomically moves the queued run of the highest
+  // priority (NewRun::priority), the oldest (lowest id) of those, whose job has no running run
+  // (transforms' runs, `transform:<id>`, excepted: the process that finishes a batch runs them) to
+  // running (started_at now, worker = `worker`, or host:pid when it is empty; a load id `<id>-<8
+  // hex>` when it has none; lease_until now + `lease`, or none when `lease` is 0) and returns it as
+  // it now is; nullopt when no run can be claimed. Never hands one run to two callers, nor two runs
+  // of one job, whichever process or connection they call from (SQLite: one write transaction;
+  // PostgreSQL: SELECT
   // ... FOR UPDATE SKIP LOCKED and a per-job advisory lock, so claimers do not wait on each
   // other). The claimer keeps the lease with renew_leases and finishes the run with
   // finish_run (run.worker = worker).

@@ -687,6 +687,30 @@ TEST_P(MetastoreTest, ClaimNextRunTakesTheOldestQueuedRun) {
   EXPECT_FALSE(store->claim_next_run("w1")->has_value());
 }
 
+// Claims take the highest priority first, the oldest first among equals, as the daemon takes
+// its own queue.
+TEST_P(MetastoreTest, ClaimNextRunTakesHigherPriorityFirst) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto queue = [&](const std::string& job, int priority) {
+    NewRun run{job, "b1", 1, "", nlohmann::json::object(), priority};
+    return store->create_run(run).value();
+  };
+  int64_t low = queue("low", 0);
+  int64_t urgent = queue("urgent", 10);
+  int64_t later_low = queue("later_low", 0);
+  int64_t mid = queue("mid", 5);
+  int64_t negative = queue("negative", -1);
+  std::vector<int64_t> order;
+  while (true) {
+    auto claimed = store->claim_next_run("w1");
+    ASSERT_TRUE(claimed.ok()) << claimed.status().to_string();
+    if (!claimed->has_value()) break;
+    order.push_back((*claimed)->id);
+  }
+  EXPECT_EQ(order, (std::vector<int64_t>{urgent, mid, low, later_low, negative}));
+}
+
 // finish_run with run.worker set checks the claim: only the worker that has a running run
 // finishes it; without a worker (the executor's own runs) any caller may, as before.
 TEST_P(MetastoreTest, FinishRunChecksTheClaim) {

@@ -81,6 +81,12 @@ const std::vector<Migration> kMigrations = {
          "ALTER TABLE ferry_runs ADD COLUMN definition TEXT NOT NULL DEFAULT '{}' "
          "CHECK (json_valid(definition))",
      }},
+    {3,
+     {
+         // Workers claim queued runs in priority, then age order, as the daemon takes its own.
+         "ALTER TABLE ferry_runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+         "CREATE INDEX ferry_runs_claim ON ferry_runs (state, priority DESC, id)",
+     }},
 };
 
 #undef FERRY_NOW

@@ -100,6 +100,11 @@ const std::vector<Migration> kMigrations = {
          "ALTER TABLE ferry_runs ADD COLUMN definition TEXT NOT NULL DEFAULT '{}' "
          "CHECK (definition::json IS NOT NULL)",
      }},
+    {3,
+     {
+         "ALTER TABLE ferry_runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+         "CREATE INDEX ferry_runs_claim ON ferry_runs (state, priority DESC, id)",
+     }},
 };
 
 #undef FERRY_NOW
@@ -465,10 +470,11 @@ class PostgresMetastore final : public Metastore {
       FERRY_ASSIGN(
           PgResult r,
           c.query("INSERT INTO ferry_runs (job_id, batch_id, state, attempt, queued_at, "
-                  "load_id, definition) VALUES ($1, $2, 'queued', $3, $4, $5, $6) "
+                  "load_id, definition, priority) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7) "
                   "RETURNING id",
                   {pg_text(run.job_id), pg_text(run.batch_id), std::to_string(run.attempt),
-                   now_iso8601(), pg_text(run.load_id), pg_text(dump_json(run.definition))}));
+                   now_iso8601(), pg_text(run.load_id), pg_text(dump_json(run.definition)),
+                   std::to_string(run.priority)}));
       return integer(r, 0, 0);
     });
   }
@@ -537,7 +543,7 @@ class PostgresMetastore final : public Metastore {
                    c.query("SELECT id, job_id FROM ferry_runs AS r WHERE state = 'queued' AND "
                            "job_id NOT LIKE 'transform:%' AND NOT EXISTS (SELECT 1 FROM ferry_runs "
                            "AS x WHERE x.job_id = r.job_id "
-                           "AND x.state = 'running') ORDER BY id LIMIT 16 "
+                           "AND x.state = 'running') ORDER BY priority DESC, id LIMIT 16 "
                            "FOR UPDATE SKIP LOCKED"));
       for (int i = 0; i < candidates.rows(); ++i) {
         const std::string id = text(candidates, i, 0);

@@ -263,9 +263,10 @@ class SqliteMetastore final : public Metastore {
     FERRY_TRY(write([&]() -> Status {
       FERRY_ASSIGN(SqliteStmt * stmt,
                    cached("INSERT INTO ferry_runs (job_id, batch_id, state, attempt, "
-                          "queued_at, load_id, definition) VALUES (?, ?, 'queued', ?, ?, ?, ?)"));
+                          "queued_at, load_id, definition, priority) VALUES (?, ?, 'queued', ?, "
+                          "?, ?, ?, ?)"));
       FERRY_TRY(stmt->bind_all(run.job_id, run.batch_id, run.attempt, now_iso8601(), run.load_id,
-                               dump_json(run.definition)));
+                               dump_json(run.definition), run.priority));
       FERRY_TRY(stmt->run());
       id = db_.last_insert_rowid();
       return Status::success();
@@ -320,8 +321,8 @@ class SqliteMetastore final : public Metastore {
       FERRY_ASSIGN(SqliteStmt * next,
                    cached("SELECT id FROM ferry_runs AS r WHERE state = 'queued' AND job_id NOT "
                           "LIKE 'transform:%' AND NOT EXISTS (SELECT 1 FROM ferry_runs AS x "
-                          "WHERE x.job_id = r.job_id AND x.state = 'running') ORDER BY id "
-                          "LIMIT 1"));
+                          "WHERE x.job_id = r.job_id AND x.state = 'running') ORDER BY "
+                          "priority DESC, id LIMIT 1"));
       FERRY_ASSIGN(bool has_row, next->step());
       if (!has_row) return Status::success();
       const int64_t run_id = next->column_int64(0);

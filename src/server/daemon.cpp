@@ -98,8 +98,8 @@ Status Daemon::start() {
         std::optional<JobDefinition> own = definition_of_run(r);
         auto spec = resolve_job(*project_, own ? *own : it->second.status.job, "", no_env());
         if (!spec.ok() || r.attempt >= spec->max_attempts) continue;
-        auto next =
-            meta_->create_run(NewRun{r.job_id, r.batch_id, r.attempt + 1, r.load_id, r.definition});
+        auto next = meta_->create_run(
+            NewRun{r.job_id, r.batch_id, r.attempt + 1, r.load_id, r.definition, spec->priority});
         if (!next.ok()) continue;
         (void)audit(*meta_, r.id, r.job_id, "warn", "run_retry",
                     fmt::format("attempt {} of {} (run {}) after: {}", r.attempt + 1,
@@ -332,7 +332,8 @@ Queued Daemon::enqueue_locked(const std::string& job_id, const std::string& batc
     q.note = "already queued";
     return q;
   }
-  auto run_id = meta_->create_run(NewRun{job_id, batch_id, 1, "", definition_json(definition)});
+  auto run_id = meta_->create_run(
+      NewRun{job_id, batch_id, 1, "", definition_json(definition), s.status.job.priority});
   if (!run_id.ok()) {
     q.note = run_id.status().message();
     return q;
@@ -738,7 +739,7 @@ void Daemon::complete_locked(const Item& item, const RunOutcome& out) {
   }
   if (out.retryable && item.attempt < max_attempts && !stopping_) {
     auto next = meta_->create_run(NewRun{item.job_id, item.batch_id, item.attempt + 1, item.load_id,
-                                         definition_json(item.definition)});
+                                         definition_json(item.definition), item.priority});
     if (next.ok()) {
       auto delay = retry_delay(backoff, item.attempt);
       (void)audit(*meta_, item.run_id, item.job_id, "warn", "run_retry",
