@@ -23,18 +23,22 @@ constexpr uint16_t kNumericNaN = 0xC000;
 constexpr uint16_t kNumericPInf = 0xD000;
 constexpr uint16_t kNumericNInf = 0xF000;
 
-void put16(std::string& out, uint16_t v) {
-  out.push_back(static_cast<char>(v >> 8));
-  out.push_back(static_cast<char>(v & 0xff));
+// Big-endian integers, as the COPY format has them.
+inline void put16(std::string& out, uint16_t v) {
+  const char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v & 0xff)};
+  out.append(b, 2);
 }
-void put32(std::string& out, uint32_t v) {
-  char b[4] = {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff),
-               static_cast<char>((v >> 8) & 0xff), static_cast<char>(v & 0xff)};
+inline void put32(std::string& out, uint32_t v) {
+  const char b[4] = {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff),
+                     static_cast<char>((v >> 8) & 0xff), static_cast<char>(v & 0xff)};
   out.append(b, 4);
 }
-void put64(std::string& out, uint64_t v) {
-  put32(out, static_cast<uint32_t>(v >> 32));
-  put32(out, static_cast<uint32_t>(v & 0xffffffffu));
+inline void put64(std::string& out, uint64_t v) {
+  const char b[8] = {static_cast<char>(v >> 56),          static_cast<char>((v >> 48) & 0xff),
+                     static_cast<char>((v >> 40) & 0xff), static_cast<char>((v >> 32) & 0xff),
+                     static_cast<char>((v >> 24) & 0xff), static_cast<char>((v >> 16) & 0xff),
+                     static_cast<char>((v >> 8) & 0xff),  static_cast<char>(v & 0xff)};
+  out.append(b, 8);
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -114,8 +118,8 @@ bool pg_binary_numeric(std::string& out, std::string_view text) {
   size_t i = 0;
   bool negative = false;
   if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
-  std::string digits;
-  digits.reserve(text.size() + 8);
+  thread_local std::string digits;  // reused: no allocation per value
+  digits.clear();
   int64_t frac = 0;
   bool point = false;
   for (; i < text.size(); ++i) {
