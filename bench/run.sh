@@ -194,6 +194,23 @@ verdict() {
   fi
 }
 last_line() { grep -v '^[[:space:]]*$' "$1" | tail -n 1 | cut -c1-160; }
+# baseline_ok WHAT LOG WANT CHECK...: after `measure`, whether the baseline WHAT exited 0 and
+# the command CHECK... prints WANT (what the baseline made: a row count, sums); a failure is
+# reported (with LOG's end when WHAT failed) and returns 1.
+baseline_ok() {
+  local what=$1 log=$2 want=$3 got
+  shift 3
+  if [ "$RC" -ne 0 ]; then
+    fail "$what exited with status $RC"
+    show_log "$log"
+    return 1
+  fi
+  got=$("$@" 2>&1)
+  if [ "$got" != "$want" ]; then
+    fail "$what made '$got', expected '$want'"
+    return 1
+  fi
+}
 
 # new_project NAME YAML -> prints a fresh project dir (under $WORK) holding ferry.yml.
 new_project() {
@@ -263,16 +280,7 @@ run_sqlite_import() {
   S_OK=0 S_WALL="" S_RSS="" S_DB=$WORK/$1_sqlite3.db
   local log=$WORK/$1_sqlite3.log got
   measure sqlite_prepare "$log" "$SQLITE" "$S_DB" ".import --csv --skip 1 \"$2\" t"
-  if [ "$RC" -ne 0 ]; then
-    fail "sqlite3 .import exited with status $RC"
-    show_log "$log"
-    return 0
-  fi
-  got=$(sql "$S_DB" 'select count(*) from t')
-  if [ "$got" != "$3" ]; then
-    fail "sqlite3 .import loaded '$got' rows into t, expected $3"
-    return 0
-  fi
+  baseline_ok "sqlite3 .import" "$log" "$3" sql "$S_DB" 'select count(*) from t' || return 0
   S_OK=1 S_WALL=$BEST_WALL S_RSS=$PEAK_RSS_KB
 }
 
@@ -375,16 +383,8 @@ print(" ".join(f"{t}={c[t]}" for t in ("orders", "orders__items", "orders__items
   measure python_prepare "$WORK/json_python.log" \
     "$PY" "$BENCH_DIR/baseline_flatten.py" "$jsonl" "$py_db" orders
   local p_ok=0 p_wall=$BEST_WALL p_rss=$PEAK_RSS_KB
-  if [ "$RC" -ne 0 ]; then
-    fail "baseline_flatten.py exited with status $RC"
-    show_log "$WORK/json_python.log"
-  else
-    got=$(count_tables "$py_db")
-    if [ "$got" != "$expected" ]; then
-      fail "baseline_flatten.py rows: $got; expected $expected"
-    else
-      p_ok=1
-    fi
+  if baseline_ok baseline_flatten.py "$WORK/json_python.log" "$expected" count_tables "$py_db"; then
+    p_ok=1
   fi
   rm -f "$py_db"
 
@@ -448,12 +448,7 @@ with open(sys.argv[1], "rb") as f:
         n += 1
 print(n)' "$jsonl"
   local p_ok=0 p_wall=$BEST_WALL p_rss=$PEAK_RSS_KB
-  if [ "$RC" -ne 0 ]; then
-    fail "the python json.loads loop exited with status $RC"
-    show_log "$log"
-  elif [ "$(last_line "$log")" != "$rows" ]; then
-    fail "the python json.loads loop read '$(last_line "$log")' lines, expected $rows"
-  else
+  if baseline_ok "the python json.loads loop" "$log" "$rows" last_line "$log"; then
     p_ok=1
   fi
 
@@ -624,15 +619,9 @@ bench_rest() {
   measure rest_python_prepare "$WORK/rest_python.log" \
     "$PY" "$BENCH_DIR/baseline_rest.py" "$REST_URL" "$py_db"
   local p_ok=0 p_wall=$BEST_WALL p_rss=$PEAK_RSS_KB
-  if [ "$RC" -ne 0 ]; then
-    fail "baseline_rest.py exited with status $RC"
-    show_log "$WORK/rest_python.log"
-  else
-    got=$(rest_counts "$py_db")
+  if baseline_ok baseline_rest.py "$WORK/rest_python.log" "$expected" rest_counts "$py_db"; then
     p_pages=$(sed -n 's/^pages=\([0-9]*\) .*/\1/p' "$WORK/rest_python.log" | tail -n 1)
-    if [ "$got" != "$expected" ]; then
-      fail "baseline_rest.py rows: $got; expected $expected"
-    elif [ "$p_pages" != "$pages" ]; then
+    if [ "$p_pages" != "$pages" ]; then
       fail "baseline_rest.py read '$p_pages' pages; expected $pages"
     else
       p_ok=1
@@ -794,17 +783,9 @@ bench_s3() {
   measure sqlite_prepare "$log" env "${S3_AWS_ENV[@]}" bash -c \
     'set -o pipefail; "$0" --endpoint-url "$1" s3 cp "$2" - | "$3" "$4" ".import --csv --skip 1 /dev/stdin t"' \
     "$AWS_CLI" "$S3_URL" "$uri" "$SQLITE" "$S_DB"
-  if [ "$RC" -ne 0 ]; then
-    fail "aws s3 cp | sqlite3 .import exited with status $RC"
-    show_log "$log"
-  else
-    got=$(sql "$S_DB" 'select count(*) from t')
-    if [ "$got" != "$rows" ]; then
-      fail "aws s3 cp | sqlite3 .import loaded '$got' rows into t, expected $rows"
-    else
-      S_OK=1 S_WALL=$BEST_WALL S_RSS=$PEAK_RSS_KB
-      s_check=$(sql "$S_DB" 'select count(*), sum(id), round(total(amount), 2) from t')
-    fi
+  if baseline_ok "aws s3 cp | sqlite3 .import" "$log" "$rows" sql "$S_DB" 'select count(*) from t'; then
+    S_OK=1 S_WALL=$BEST_WALL S_RSS=$PEAK_RSS_KB
+    s_check=$(sql "$S_DB" 'select count(*), sum(id), round(total(amount), 2) from t')
   fi
   rm -f "$S_DB"
 
@@ -952,17 +933,9 @@ bench_pg_csv() {
   }
   measure pg_csv_prepare "$log" psql -X -q -v ON_ERROR_STOP=1 -d "$(pg_url bench_dst)" \
     -c "\\copy csv_t from '$csv' csv header"
-  if [ "$RC" -ne 0 ]; then
-    fail "psql \\copy from the CSV exited with status $RC"
-    show_log "$log"
-  else
-    got=$(psql_do bench_dst "select count(*) from csv_t" 2>&1)
-    if [ "$got" != "$rows" ]; then
-      fail "psql \\copy loaded '$got' rows into csv_t, expected $rows"
-    else
-      C_P_OK=1 C_P_WALL=$BEST_WALL C_P_RSS=$PEAK_RSS_KB
-      p_check=$(psql_do bench_dst "$check csv_t" 2>&1)
-    fi
+  if baseline_ok "psql \\copy from the CSV" "$log" "$rows" psql_do bench_dst "select count(*) from csv_t"; then
+    C_P_OK=1 C_P_WALL=$BEST_WALL C_P_RSS=$PEAK_RSS_KB
+    p_check=$(psql_do bench_dst "$check csv_t" 2>&1)
   fi
   psql_do bench_dst "DROP TABLE IF EXISTS csv_t" >/dev/null 2>&1
 
@@ -1118,16 +1091,9 @@ jobs:
            amount = EXCLUDED.amount, updated_at = EXCLUDED.updated_at, payload = EXCLUDED.payload,
            _ferry_load_id = EXCLUDED._ferry_load_id" -c "COMMIT"' \
     "$(pg_url bench_src)" "$(pg_url bench_dst)" "$watermark"
-  if [ "$RC" -ne 0 ]; then
-    fail "the psql incremental baseline exited with status $RC"
-    show_log "$inc_log"
-  else
-    got=$(psql_do bench_dst "select count(*) from ods.t where _ferry_load_id = 'psql'" 2>&1)
-    if [ "$got" != "$I_CHANGED" ]; then
-      fail "the psql incremental upserted '$got' rows, expected $I_CHANGED"
-    else
-      I_P_OK=1 I_P_WALL=$BEST_WALL I_P_RSS=$PEAK_RSS_KB
-    fi
+  if baseline_ok "the psql incremental" "$inc_log" "$I_CHANGED" \
+    psql_do bench_dst "select count(*) from ods.t where _ferry_load_id = 'psql'"; then
+    I_P_OK=1 I_P_WALL=$BEST_WALL I_P_RSS=$PEAK_RSS_KB
   fi
 }
 
@@ -1178,16 +1144,8 @@ bench_postgres() {
     'set -o pipefail; psql -X -q -v ON_ERROR_STOP=1 -d "$0" -c "\copy (SELECT * FROM src) to stdout" |
        psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "\copy pipe_t from pstdin"' \
     "$(pg_url bench_src)" "$(pg_url bench_dst)"
-  if [ "$RC" -ne 0 ]; then
-    fail "the psql \\copy pipe exited with status $RC"
-    show_log "$pipe_log"
-  else
-    got=$(pg_check bench_dst pipe_t)
-    if [ "$got" != "$src_check" ]; then
-      fail "the psql pipe's table: '$got', expected '$src_check'"
-    else
-      p_ok=1 p_wall=$BEST_WALL p_rss=$PEAK_RSS_KB
-    fi
+  if baseline_ok "the psql \\copy pipe" "$pipe_log" "$src_check" pg_check bench_dst pipe_t; then
+    p_ok=1 p_wall=$BEST_WALL p_rss=$PEAK_RSS_KB
   fi
   psql_do bench_dst "DROP TABLE IF EXISTS pipe_t" >/dev/null 2>&1
 
@@ -1237,16 +1195,9 @@ jobs:
     'set -o pipefail; psql -X -q -v ON_ERROR_STOP=1 -d "$0" -c "\copy (SELECT * FROM src) to stdout with csv" |
        "$1" "$2" ".import --csv /dev/stdin t"' \
     "$(pg_url bench_src)" "$SQLITE" "$S_DB"
-  if [ "$RC" -ne 0 ]; then
-    fail "psql \\copy | sqlite3 .import exited with status $RC"
-    show_log "$lite_log"
-  else
-    got=$(sql "$S_DB" 'select count(*), sum(id) from t')
-    if [ "$got" != "$rows|$((rows * (rows + 1) / 2))" ]; then
-      fail "psql \\copy | sqlite3 loaded '$got' (count|sum(id)), expected $rows|$((rows * (rows + 1) / 2))"
-    else
-      l_ok=1 l_wall=$BEST_WALL l_rss=$PEAK_RSS_KB
-    fi
+  if baseline_ok "psql \\copy | sqlite3 .import" "$lite_log" "$rows|$((rows * (rows + 1) / 2))" \
+    sql "$S_DB" 'select count(*), sum(id) from t'; then
+    l_ok=1 l_wall=$BEST_WALL l_rss=$PEAK_RSS_KB
   fi
   rm -f "$S_DB"
 
